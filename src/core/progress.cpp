@@ -1,0 +1,94 @@
+#include "core/progress.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <stdexcept>
+
+#include "core/log.h"
+
+namespace deepvox {
+namespace {
+ProgressMode g_mode = ProgressMode::Auto;
+
+std::string format_seconds(double s) {
+  if (s < 0 || s > 1e7) return "?";
+  char buf[32];
+  int h = static_cast<int>(s) / 3600, m = (static_cast<int>(s) % 3600) / 60, sec = static_cast<int>(s) % 60;
+  if (h > 0) std::snprintf(buf, sizeof buf, "%dh%02dm%02ds", h, m, sec);
+  else if (m > 0) std::snprintf(buf, sizeof buf, "%dm%02ds", m, sec);
+  else std::snprintf(buf, sizeof buf, "%.1fs", s);
+  return buf;
+}
+}  // namespace
+
+ProgressMode parse_progress_mode(const std::string& s) {
+  if (s == "auto") return ProgressMode::Auto;
+  if (s == "always") return ProgressMode::Always;
+  if (s == "never") return ProgressMode::Never;
+  throw std::invalid_argument("progress must be auto, always or never, got '" + s + "'");
+}
+
+void set_progress_mode(ProgressMode mode) { g_mode = mode; }
+
+Progress::Progress(std::string label, std::int64_t total, MPI_Comm comm)
+    : label_(std::move(label)), total_(total), comm_(comm) {
+  int r = 0;
+  MPI_Comm_rank(comm_, &r);
+  // Rank 0 owns two counters [done, skipped]; other ranks expose an empty window.
+  MPI_Aint bytes = r == 0 ? static_cast<MPI_Aint>(2 * sizeof(std::int64_t)) : 0;
+  MPI_Win_allocate(bytes, sizeof(std::int64_t), MPI_INFO_NULL, comm_, &counter_, &win_);
+  root_ = r == 0;
+  if (root_) {
+    counter_[0] = counter_[1] = 0;
+    enabled_ = g_mode == ProgressMode::Always || (g_mode == ProgressMode::Auto && isatty(STDERR_FILENO));
+  }
+  MPI_Barrier(comm_);
+  start_ = last_ = std::chrono::steady_clock::now();
+}
+
+Progress::~Progress() {
+  MPI_Barrier(comm_);  // every rank has added its last count
+  report(true);
+  MPI_Win_free(&win_);
+}
+
+void Progress::add(std::int64_t n) {
+  std::int64_t add[2] = {n, 0};
+  MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, win_);
+  MPI_Accumulate(add, 2, MPI_INT64_T, 0, 0, 2, MPI_INT64_T, MPI_SUM, win_);
+  MPI_Win_unlock(0, win_);
+  report(false);
+}
+
+void Progress::add_skipped(std::int64_t n) {
+  std::int64_t add[2] = {n, n};
+  MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, win_);
+  MPI_Accumulate(add, 2, MPI_INT64_T, 0, 0, 2, MPI_INT64_T, MPI_SUM, win_);
+  MPI_Win_unlock(0, win_);
+}
+
+void Progress::report(bool final) {
+  if (!root_) return;
+  auto now = std::chrono::steady_clock::now();
+  double since_last = std::chrono::duration<double>(now - last_).count();
+  if (!final && since_last < 2.0) return;
+  last_ = now;
+  std::int64_t done[2] = {0, 0};
+  MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, win_);
+  MPI_Get_accumulate(nullptr, 0, MPI_INT64_T, done, 2, MPI_INT64_T, 0, 0, 2, MPI_INT64_T, MPI_NO_OP, win_);
+  MPI_Win_unlock(0, win_);
+  double elapsed = std::chrono::duration<double>(now - start_).count();
+  double rate = elapsed > 0 ? static_cast<double>(done[0] - done[1]) / elapsed : 0.0;
+  double eta = rate > 0 ? static_cast<double>(total_ - done[0]) / rate : -1.0;
+  if (final) {
+    log::info("{}: {}/{} done in {} ({:.2f}/s{})", label_, done[0], total_, format_seconds(elapsed), rate,
+              done[1] ? ", " + std::to_string(done[1]) + " resumed" : std::string());
+  } else if (enabled_) {
+    log::info("{}: {}/{} ({:.0f}%), {:.2f}/s, ETA {}", label_, done[0], total_,
+              total_ ? 100.0 * static_cast<double>(done[0]) / static_cast<double>(total_) : 100.0, rate,
+              format_seconds(eta));
+  }
+}
+
+}  // namespace deepvox

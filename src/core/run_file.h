@@ -1,0 +1,40 @@
+// A stage's output file: written as run_dir/NAME.h5.partial with provenance attributes, and renamed
+// to NAME.h5 by rank 0 only after every rank has succeeded (commit). A run that fails or is killed
+// keeps the .partial (for resume) and never leaves a complete-looking file.
+#pragma once
+
+#include "core/config.h"
+#include "io/h5.h"
+
+#include <string>
+
+namespace deepvox {
+
+// The command line of this process, set once by main (stored in provenance).
+void set_command_line(int argc, char** argv);
+const std::string& command_line();
+const char* version();
+
+class RunFile {
+ public:
+  // Collective. Creates run_dir (if needed) and NAME.h5.partial, writing provenance.
+  // resume=true reopens an existing, valid .partial instead of truncating it.
+  RunFile(const Config& cfg, const std::string& stage, MPI_Comm comm, bool resume = false);
+  h5::File& file() { return file_; }
+  const std::string& final_path() const { return final_path_; }
+  const std::string& partial_path() const { return partial_path_; }
+  bool resumed() const { return resumed_; }
+  // Collective: close, check every rank succeeded, rename on rank 0.
+  void commit();
+
+ private:
+  h5::File file_;
+  MPI_Comm comm_;
+  std::string final_path_, partial_path_;
+  bool resumed_ = false;
+};
+
+// Writes the provenance attributes (deepvox_version, command_line, config, mpi_ranks, created_utc, stage).
+void write_provenance(const h5::Object& root, const Config& cfg, const std::string& stage, int ranks);
+
+}  // namespace deepvox
