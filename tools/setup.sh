@@ -13,7 +13,7 @@ SUDO=""
 BUILD_PKGS=(build-essential cmake ninja-build pkg-config git ca-certificates
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools petsc-dev libtorch-dev
   libboost-program-options-dev libgtest-dev libopenblas0-openmp libopenblas-openmp-dev
-  libyaml-cpp-dev libopencv-dev libnifti2-dev libturbojpeg0-dev libpng-dev libspdlog-dev nlohmann-json3-dev)
+  libyaml-cpp-dev libopencv-dev libnifti2-dev libturbojpeg0-dev libpng-dev libspdlog-dev nlohmann-json3-dev libssl-dev)
 PY_PKGS=(python3 python3-torch python3-torchvision python3-sklearn python3-h5py python3-matplotlib
   python3-numpy python3-skimage)
 DATA_PKGS=(mate-backgrounds tuxpaint-stamps-default)

@@ -1,6 +1,9 @@
 #include "core/run_file.h"
 
+#include <openssl/evp.h>
+
 #include <ctime>
+#include <fstream>
 #include <filesystem>
 #include <stdexcept>
 
@@ -43,7 +46,8 @@ void write_provenance(const h5::Object& root, const Config& cfg, const std::stri
   root.write_attr("stage", stage);
 }
 
-RunFile::RunFile(const Config& cfg, const std::string& stage, MPI_Comm comm, bool resume) : comm_(comm) {
+RunFile::RunFile(const Config& cfg, const std::string& stage, MPI_Comm comm, const std::string& resume_key)
+    : comm_(comm) {
   namespace fs = std::filesystem;
   final_path_ = cfg.run_file(stage);
   partial_path_ = final_path_ + ".partial";
@@ -59,15 +63,21 @@ RunFile::RunFile(const Config& cfg, const std::string& stage, MPI_Comm comm, boo
   }
   if (!all_ok(ok, comm_)) throw std::runtime_error("cannot create run_dir " + cfg.run_dir() + ": " + why);
 
-  // Resume only from a .partial that opens and belongs to this stage; anything else is discarded.
+  // Resume only from a .partial that opens and was written for the same inputs; anything else
+  // (a torn file from a kill, another config) is discarded and recomputed.
   int reuse = 0;
+  bool resume = !resume_key.empty() && cfg.flag("resume");
   if (resume && is_root(comm_) && h5::is_hdf5(partial_path_)) {
     try {
       auto f = h5::File::open(partial_path_, h5::Mode::Read);
-      reuse = f.has_attr("stage") && f.read_attr_string("stage") == stage ? 1 : 0;
+      reuse = f.has_attr("stage") && f.read_attr_string("stage") == stage && f.has_attr("resume_key") &&
+                      f.read_attr_string("resume_key") == resume_key
+                  ? 1
+                  : 0;
     } catch (const std::exception&) {
       reuse = 0;
     }
+    if (!reuse) log::warn("{}: discarding {} (written for other inputs, or unreadable)", stage, partial_path_);
   }
   MPI_Bcast(&reuse, 1, MPI_INT, 0, comm_);
   if (reuse) {
@@ -78,6 +88,30 @@ RunFile::RunFile(const Config& cfg, const std::string& stage, MPI_Comm comm, boo
     file_ = h5::File::open(partial_path_, h5::Mode::Create, comm_);
   }
   write_provenance(file_, cfg, stage, size(comm_));
+  if (!resume_key.empty()) file_.write_attr("resume_key", resume_key);
+}
+
+std::string sha256_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  std::vector<char> buf(1 << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    EVP_DigestUpdate(ctx, buf.data(), static_cast<size_t>(in.gcount()));
+  }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, md, &len);
+  EVP_MD_CTX_free(ctx);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out += hex[md[i] >> 4];
+    out += hex[md[i] & 15];
+  }
+  return out;
 }
 
 void RunFile::commit() {

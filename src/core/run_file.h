@@ -18,8 +18,9 @@ const char* version();
 class RunFile {
  public:
   // Collective. Creates run_dir (if needed) and NAME.h5.partial, writing provenance.
-  // resume=true reopens an existing, valid .partial instead of truncating it.
-  RunFile(const Config& cfg, const std::string& stage, MPI_Comm comm, bool resume = false);
+  // A non-empty resume_key (with `resume: true`) reopens an existing .partial written for the same
+  // inputs (its `resume_key` attribute matches) instead of truncating it; anything else is discarded.
+  RunFile(const Config& cfg, const std::string& stage, MPI_Comm comm, const std::string& resume_key = "");
   h5::File& file() { return file_; }
   const std::string& final_path() const { return final_path_; }
   const std::string& partial_path() const { return partial_path_; }
@@ -33,6 +34,9 @@ class RunFile {
   std::string final_path_, partial_path_;
   bool resumed_ = false;
 };
+
+// Hex SHA-256 of a file's bytes (weights provenance); throws naming the file.
+std::string sha256_file(const std::string& path);
 
 // Writes the provenance attributes (deepvox_version, command_line, config, mpi_ranks, created_utc, stage).
 void write_provenance(const h5::Object& root, const Config& cfg, const std::string& stage, int ranks);
