@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Submits the stages of a config as a chain of Slurm jobs with afterok dependencies; prints the job ids.
+#   slurm/submit.sh CONFIG [STAGE ...] [-- deepvox options...]
+# Stages default to every stage this build has, in pipeline order. Resources come from the environment:
+#   NODES (1), RANKS (2: total tasks), THREADS (1: cpus per task), MEM (e.g. 8G), TIME (01:00:00),
+#   ACCOUNT, PARTITION, GPUS (adds --gres=gpu:N), SBATCH_EXTRA (more sbatch options), WAIT=1 (sbatch --wait
+#   on the last job and return its exit code).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+config=${1:?usage: submit.sh CONFIG [STAGE ...] [-- options...]}
+shift
+stages=()
+while [ $# -gt 0 ] && [ "$1" != "--" ]; do stages+=("$1"); shift; done
+[ "${1:-}" = "--" ] && shift
+if [ ${#stages[@]} -eq 0 ]; then
+  # Every stage the binary has built, in pipeline order.
+  mapfile -t stages < <("$root/build/deepvox" --help | awk '/^Stages/{s=1;next} /^$/{s=0} s && !/not built/ {print $1}')
+fi
+args=(--nodes="${NODES:-1}" --ntasks="${RANKS:-2}" --cpus-per-task="${THREADS:-1}" --time="${TIME:-01:00:00}")
+[ -n "${MEM:-}" ] && args+=(--mem="$MEM")
+[ -n "${ACCOUNT:-}" ] && args+=(--account="$ACCOUNT")
+[ -n "${PARTITION:-}" ] && args+=(--partition="$PARTITION")
+[ -n "${GPUS:-}" ] && args+=(--gres="gpu:$GPUS")
+# shellcheck disable=SC2206
+[ -n "${SBATCH_EXTRA:-}" ] && args+=(${SBATCH_EXTRA})
+prev=""
+last=${stages[-1]}
+for stage in "${stages[@]}"; do
+  dep=()
+  [ -n "$prev" ] && dep=(--dependency="afterok:$prev")
+  wait_flag=()
+  [ "${WAIT:-0}" = 1 ] && [ "$stage" = "$last" ] && wait_flag=(--wait)
+  set +e
+  id=$(sbatch --parsable --job-name="deepvox-$stage" --chdir="$PWD" "${args[@]}" "${dep[@]}" "${wait_flag[@]}" \
+    --export=ALL,DEEPVOX_ROOT="$root" "$root/slurm/stage.sbatch" "$stage" "$config" "$@")
+  rc=$?
+  set -e
+  id=${id%%;*}
+  echo "$stage $id"
+  [ $rc -ne 0 ] && exit $rc
+  prev=$id
+done
