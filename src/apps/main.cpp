@@ -45,6 +45,36 @@
 #else
 #define DEEPVOX_STAGE_FIT nullptr
 #endif
+#if defined(HAVE_DEEPVOX_SYNTH) && __has_include("synth/synth.h")
+#include "synth/synth.h"
+#define DEEPVOX_STAGE_SYNTH &deepvox::synth::run
+#else
+#define DEEPVOX_STAGE_SYNTH nullptr
+#endif
+#if defined(HAVE_DEEPVOX_DECODE) && __has_include("decode/decode.h")
+#include "decode/decode.h"
+#define DEEPVOX_STAGE_DECODE &deepvox::decode::run
+#else
+#define DEEPVOX_STAGE_DECODE nullptr
+#endif
+#if defined(HAVE_DEEPVOX_MAXIMIZE) && __has_include("maximize/maximize.h")
+#include "maximize/maximize.h"
+#define DEEPVOX_STAGE_MAXIMIZE &deepvox::maximize::run
+#else
+#define DEEPVOX_STAGE_MAXIMIZE nullptr
+#endif
+#if defined(HAVE_DEEPVOX_RECONSTRUCT) && __has_include("reconstruct/reconstruct.h")
+#include "reconstruct/reconstruct.h"
+#define DEEPVOX_STAGE_RECONSTRUCT &deepvox::reconstruct::run
+#else
+#define DEEPVOX_STAGE_RECONSTRUCT nullptr
+#endif
+#if defined(HAVE_DEEPVOX_EXPLAIN) && __has_include("explain/explain.h")
+#include "explain/explain.h"
+#define DEEPVOX_STAGE_EXPLAIN &deepvox::explain::run
+#else
+#define DEEPVOX_STAGE_EXPLAIN nullptr
+#endif
 
 namespace po = boost::program_options;
 using deepvox::Config;
@@ -67,11 +97,11 @@ const std::vector<Stage>& stages() {
       {"extract", "multi-layer CNN activations of every stimulus, adaptively pooled, into features.h5",
        DEEPVOX_STAGE_EXTRACT},
       {"fit", "voxelwise ridge encoding models with cross-validated lambda per voxel into model.h5", DEEPVOX_STAGE_FIT},
-      {"synth", "synthetic fMRI responses to unseen images, compared with real repetitions", nullptr},
-      {"decode", "category decoders trained on synthetic or real responses, tested on real fMRI", nullptr},
-      {"maximize", "activation maximization of voxels and ROIs through the encoding model", nullptr},
-      {"reconstruct", "images from brain activity: feature decoding plus pixel optimization", nullptr},
-      {"explain", "parallel-backpropagation maps of the features two images share", nullptr},
+      {"synth", "synthetic fMRI responses to unseen images, compared with real repetitions", DEEPVOX_STAGE_SYNTH},
+      {"decode", "category decoders trained on synthetic or real responses, tested on real fMRI", DEEPVOX_STAGE_DECODE},
+      {"maximize", "activation maximization of voxels and ROIs through the encoding model", DEEPVOX_STAGE_MAXIMIZE},
+      {"reconstruct", "images from brain activity: feature decoding plus pixel optimization", DEEPVOX_STAGE_RECONSTRUCT},
+      {"explain", "parallel-backpropagation maps of the features two images share", DEEPVOX_STAGE_EXPLAIN},
   };
   return table;
 }

@@ -5,7 +5,6 @@
 #include <c10/core/InferenceMode.h>
 #include <omp.h>
 
-#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <future>
@@ -53,6 +52,7 @@ Options read_options(const Config& cfg) {
   if (o.input_size == 0) o.input_size = nets::default_input_size(o.net.name);
   if (o.input_size <= 0)
     throw ConfigError("extract.input_size is required for extract.network=" + o.net.name);
+  o.net.probe_size = o.input_size;
   o.normalization =
       cfg.has("extract.normalization") ? cfg.str("extract.normalization") : nets::default_normalization(o.net.name);
   o.max_features = cfg.integer("extract.max_features");
@@ -110,21 +110,6 @@ auto deterministic(const std::string& key, F&& step) {
   }
 }
 
-// Default taps: a spread from early to late layers (the encoding model picks per voxel).
-std::vector<std::string> default_layers(const std::string& network, const nets::Network& net) {
-  std::vector<std::string> wanted;
-  if (network == "inception_v3") wanted = {"conv2d_3", "mixed0", "mixed2", "mixed4", "mixed7", "mixed10"};
-  if (network == "mobilenet_v2") wanted = {"block_1_project_BN", "block_3_project_BN", "block_6_project_BN",
-                                           "block_10_project_BN", "block_13_project_BN", "out_relu"};
-  if (network == "alexnet") wanted = {"features.1", "features.4", "features.7", "features.9", "features.11",
-                                      "classifier.2", "classifier.5"};
-  std::vector<std::string> valid = net.layer_names(), out;
-  for (const auto& w : wanted)
-    if (std::find(valid.begin(), valid.end(), w) != valid.end()) out.push_back(w);
-  if (out.empty()) throw ConfigError("extract.layers must be given for network " + network);
-  return out;
-}
-
 }  // namespace
 
 void run(const Config& cfg, MPI_Comm comm) {
@@ -137,7 +122,7 @@ void run(const Config& cfg, MPI_Comm comm) {
   if (set.size() == 0) throw ConfigError("no stimuli in " + opt.images);
   at::set_num_threads(omp_get_max_threads());
   auto net = deterministic("extract.weights", [&] { return nets::load_network(opt.net); });
-  if (opt.layers.empty()) opt.layers = default_layers(opt.net.name, *net);
+  if (opt.layers.empty()) opt.layers = nets::default_layers(opt.net.name);
   try {
     nets::check_layers(*net, opt.layers);
   } catch (const std::invalid_argument& e) {
