@@ -35,7 +35,7 @@ with open(os.path.join(out, "manifest.csv"), "w", newline="") as f:
         im.crop((x, y, x + cw, y + ch)).save(os.path.join(out, f"{i:05d}.jpg"), quality=90)
         w.writerow([f"{i:05d}", f"{i:05d}.jpg"])
 PY
-"$py" "$repo/tools/export_torchscript.py" --model "$model" --random-seed 0 --layers ${layers//,/ } --out "$work/$model.pt" >/dev/null
+"$py" "$repo/tools/export_torchscript.py" --model "$model" --random-seed 0 --layers "$layers" --output "$work/$model.pt" >/dev/null
 
 timeit() { local s; s=$(date +%s.%N); "$@" > "$work/last.log" 2>&1 || { cat "$work/last.log"; exit 1; }; echo "$(date +%s.%N) - $s" | bc; }
 dv() {

@@ -15,7 +15,7 @@ fail() { echo "FAIL - $1"; fails=$((fails + 1)); }
 mpi() { local n=$1; shift; mpiexec --oversubscribe --allow-run-as-root --bind-to none -n "$n" "$@"; }
 layers="features.2 features.5 features.12 classifier.2 classifier.5"
 
-"$py" "$repo/tools/export_torchscript.py" --model alexnet --random-seed 0 --layers $layers --out "$work/alexnet.pt" \
+"$py" "$repo/tools/export_torchscript.py" --model alexnet --random-seed 0 --layers "${layers// /,}" --output "$work/alexnet.pt" \
   || { echo "FAIL - export"; exit 1; }
 "$py" "$here/make_fixture.py" "$work/fix" "$work/alexnet.pt" 3000 $layers || { echo "FAIL - fixture"; exit 1; }
 
