@@ -4,7 +4,7 @@
 # Stages default to every stage this build has, in pipeline order. Resources come from the environment:
 #   NODES (1), RANKS (2: total tasks), THREADS (1: cpus per task), MEM (e.g. 8G), TIME (01:00:00),
 #   ACCOUNT, PARTITION, GPUS (adds --gres=gpu:N), SBATCH_EXTRA (more sbatch options), WAIT=1 (sbatch --wait
-#   on the last job and return its exit code).
+#   on the last job, then exit non-zero unless every job of the chain COMPLETED), DEEPVOX (the binary).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 config=${1:?usage: submit.sh CONFIG [STAGE ...] [-- options...]}
@@ -12,9 +12,10 @@ shift
 stages=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do stages+=("$1"); shift; done
 [ "${1:-}" = "--" ] && shift
+exe=${DEEPVOX:-$root/build/deepvox}
 if [ ${#stages[@]} -eq 0 ]; then
-  # Every stage the binary has built, in pipeline order.
-  mapfile -t stages < <("$root/build/deepvox" --help | awk '/^Stages/{s=1;next} /^$/{s=0} s && !/not built/ {print $1}')
+  # Every stage the binary has built, in pipeline order (`pipeline` itself would run them all again).
+  mapfile -t stages < <("$exe" --help | awk '/^Stages/{s=1;next} /^$/{s=0} s && !/not built/ && $1 != "pipeline" {print $1}')
 fi
 args=(--nodes="${NODES:-1}" --ntasks="${RANKS:-2}" --cpus-per-task="${THREADS:-1}" --time="${TIME:-01:00:00}")
 [ -n "${MEM:-}" ] && args+=(--mem="$MEM")
@@ -24,6 +25,7 @@ args=(--nodes="${NODES:-1}" --ntasks="${RANKS:-2}" --cpus-per-task="${THREADS:-1
 # shellcheck disable=SC2206
 [ -n "${SBATCH_EXTRA:-}" ] && args+=(${SBATCH_EXTRA})
 prev=""
+ids=()
 last=${stages[-1]}
 for stage in "${stages[@]}"; do
   dep=()
@@ -39,4 +41,18 @@ for stage in "${stages[@]}"; do
   echo "$stage $id"
   [ $rc -ne 0 ] && exit $rc
   prev=$id
+  ids+=("$id")
 done
+# sbatch --wait returns 0 for a job cancelled before it ran (an afterok child of a failed stage), so the
+# chain's result is every job's final state.
+if [ "${WAIT:-0}" = 1 ]; then
+  failed=0
+  for i in "${!ids[@]}"; do
+    state=$(scontrol show job -o "${ids[$i]}" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2 || true)
+    if [ "$state" != COMPLETED ]; then
+      echo "submit: job ${ids[$i]} (${stages[$i]}) ended $state" >&2
+      failed=1
+    fi
+  done
+  exit $failed
+fi

@@ -1,0 +1,84 @@
+#include "nets/torchscript_network.h"
+
+#include <torch/script.h>
+
+#include <stdexcept>
+
+namespace deepvox::nets {
+
+namespace {
+
+class TorchScriptNetwork : public Network {
+ public:
+  TorchScriptNetwork(const std::string& path, const std::string& device, int probe_size)
+      : path_(path), device_(device) {
+    try {
+      module_ = torch::jit::load(path, device_);
+    } catch (const c10::Error& e) {
+      throw std::runtime_error("cannot load TorchScript model " + path + ": " + e.what_without_backtrace());
+    }
+    module_.eval();
+    for (auto p : module_.parameters()) p.set_requires_grad(false);
+    if (auto method = module_.find_method("layer_names")) {
+      for (const auto& name : (*method)({}).toListRef()) names_.push_back(name.toStringRef());
+    } else {
+      at::NoGradGuard no_grad;
+      int size = probe_size > 0 ? probe_size : 224;
+      for (const auto& entry : run(at::zeros({1, 3, size, size}, at::TensorOptions(device_)))) {
+        names_.push_back(entry.key().toStringRef());
+      }
+    }
+    if (names_.empty()) throw std::runtime_error("TorchScript model " + path + " returns no layers");
+  }
+
+  std::vector<std::string> layer_names() const override { return names_; }
+
+  std::map<std::string, at::Tensor> forward(const at::Tensor& x,
+                                            const std::vector<std::string>& layers) override {
+    check_layers(*this, layers);
+    auto dict = run(x.to(device_));
+    std::map<std::string, at::Tensor> out;
+    for (const auto& name : layers) {
+      auto it = dict.find(name);
+      if (it == dict.end()) {
+        throw std::runtime_error("TorchScript model " + path_ + " did not return layer '" + name + "'");
+      }
+      out[name] = it->value().toTensor();
+    }
+    return out;
+  }
+
+  std::string weights_path() const override { return path_; }
+  std::string name() const override { return "torchscript"; }
+
+ private:
+  c10::Dict<c10::IValue, c10::IValue> run(const at::Tensor& x) {
+    c10::IValue result;
+    try {
+      result = module_.forward({x});
+    } catch (const c10::Error& e) {
+      throw std::runtime_error("TorchScript model " + path_ + " failed on input " +
+                               std::to_string(x.size(2)) + "x" + std::to_string(x.size(3)) + ": " +
+                               e.what_without_backtrace());
+    }
+    if (!result.isGenericDict()) {
+      throw std::runtime_error("TorchScript model " + path_ +
+                               ": forward(x) must return Dict[str, Tensor], not " + result.tagKind());
+    }
+    return result.toGenericDict();
+  }
+
+  std::string path_;
+  at::Device device_;
+  torch::jit::Module module_;
+  std::vector<std::string> names_;
+};
+
+}  // namespace
+
+std::unique_ptr<Network> make_torchscript_network(const std::string& path, const std::string& device,
+                                                  int probe_size) {
+  return std::make_unique<TorchScriptNetwork>(path, device, probe_size);
+}
+
+}  // namespace deepvox::nets

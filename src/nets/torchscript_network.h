@@ -1,0 +1,15 @@
+// The `torchscript` network: any TorchScript module whose forward(x) returns Dict[str, Tensor], one entry
+// per layer. Its layers are the dict's keys, in the dict's order: from a layer_names() method when the
+// module has one (tools/export_torchscript.py adds it), else from one probe forward on a small input.
+#pragma once
+
+#include <memory>
+
+#include "nets/network.h"
+
+namespace deepvox::nets {
+
+std::unique_ptr<Network> make_torchscript_network(const std::string& path, const std::string& device,
+                                                  int probe_size);
+
+}  // namespace deepvox::nets
