@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
       (fold[i] == k ? va : tr).push_back(static_cast<std::int64_t>(i));
       (fold[i] == k ? yva : ytr).push_back(y[i]);
     }
-    at::Tensor xt = x.index_select(0, at::tensor(tr, at::kLong)), xva = x.index_select(0, at::tensor(va, at::kLong));
+    at::Tensor xt = x.index_select(0, at::tensor(tr, at::kLong)),
+               xva = x.index_select(0, at::tensor(va, at::kLong));
     decode::standardize(xt, xva, true);
     decode::LogRegModel prev;
     for (size_t c = 0; c < grid.size(); ++c) {
@@ -70,9 +71,10 @@ int main(int argc, char** argv) {
   ++fits;
   iterations += final_fit.iterations;
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("{\"tool\": \"deepvox\", \"fits\": %ld, \"seconds\": %.4f, \"fits_per_s\": %.3f, \"best_C\": %g, "
-              "\"iterations\": %ld, \"cv_accuracy\": [",
-              static_cast<long>(fits), seconds, fits / seconds, grid[best], static_cast<long>(iterations));
+  std::printf(
+      "{\"tool\": \"deepvox\", \"fits\": %ld, \"seconds\": %.4f, \"fits_per_s\": %.3f, \"best_C\": %g, "
+      "\"iterations\": %ld, \"cv_accuracy\": [",
+      static_cast<long>(fits), seconds, fits / seconds, grid[best], static_cast<long>(iterations));
   for (size_t c = 0; c < acc.size(); ++c) std::printf("%s%.4f", c ? ", " : "", acc[c]);
   std::printf("]}\n");
   return 0;

@@ -23,9 +23,11 @@ void run(const Config& cfg, MPI_Comm comm) {
   const auto synthetic = SyntheticMeta::read(opt.synthetic_path, responses);
   const Plan plan = build_plan(opt, responses, synthetic);
   std::string rois;
-  for (const auto& r : plan.rois) rois += (rois.empty() ? "" : ", ") + r.name + " (" + std::to_string(r.voxels.size()) + ")";
-  log::info("decode: {} categories, ROIs: {}; {} experiments, {} decoder jobs x {} folds x {} C values", plan.classes.size(),
-            rois, plan.experiments.size(), plan.jobs.size(), opt.cv_folds, opt.c_grid.size());
+  for (const auto& r : plan.rois)
+    rois += (rois.empty() ? "" : ", ") + r.name + " (" + std::to_string(r.voxels.size()) + ")";
+  log::info("decode: {} categories, ROIs: {}; {} experiments, {} decoder jobs x {} folds x {} C values",
+            plan.classes.size(), rois, plan.experiments.size(), plan.jobs.size(), opt.cv_folds,
+            opt.c_grid.size());
 
   // 2. Data on every rank, then the fits over the ranks.
   const DataStore data = load_data(responses, synthetic, plan);
@@ -42,7 +44,8 @@ void run(const Config& cfg, MPI_Comm comm) {
   if (opt.figures && is_root(comm)) {
     try {
       draw_figures(plan, results, cfg.run_dir());
-      log::info("decode: figures {}/decoding_learning_curve.png, {}/decoding_confusion.png", cfg.run_dir(), cfg.run_dir());
+      log::info("decode: figures {}/decoding_learning_curve.png, {}/decoding_confusion.png", cfg.run_dir(),
+                cfg.run_dir());
     } catch (const std::exception& e) {
       log::warn("decode: no figures: {}", e.what());
     }

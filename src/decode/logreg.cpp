@@ -8,10 +8,10 @@ namespace deepvox::decode {
 namespace {
 
 struct Problem {
-  const at::Tensor& x;      // [n, P]
-  at::Tensor onehot;        // [n, K]
+  const at::Tensor& x;  // [n, P]
+  at::Tensor onehot;    // [n, K]
   std::int64_t p, k;
-  double inv_n, reg;        // 1/n and 1/(C n)
+  double inv_n, reg;  // 1/n and 1/(C n)
 
   // Objective and gradient at theta = [W (P*K, row-major), b (K)].
   double eval(const at::Tensor& theta, at::Tensor& grad) const {
@@ -19,7 +19,8 @@ struct Problem {
     auto b = theta.narrow(0, p * k, k);
     auto z = at::addmm(b, x, w);
     auto lse = z.logsumexp(1, true);
-    double loss = ((lse - z) * onehot).sum().item<double>() * inv_n + 0.5 * reg * (w * w).sum().item<double>();
+    double loss =
+        ((lse - z) * onehot).sum().item<double>() * inv_n + 0.5 * reg * (w * w).sum().item<double>();
     auto residual = ((z - lse).exp() - onehot) * inv_n;  // softmax - onehot, scaled
     grad = at::empty_like(theta);
     grad.narrow(0, 0, p * k).view({p, k}).copy_(at::mm(x.t(), residual) + reg * w);
@@ -33,7 +34,8 @@ struct Problem {
 LogRegModel fit_logreg(const at::Tensor& x, const std::vector<std::int64_t>& labels, std::int64_t classes,
                        const LogRegOptions& opt, const LogRegModel* warm) {
   const std::int64_t n = x.size(0), p = x.size(1), k = classes;
-  if (static_cast<std::int64_t>(labels.size()) != n) throw std::invalid_argument("fit_logreg: one label per row");
+  if (static_cast<std::int64_t>(labels.size()) != n)
+    throw std::invalid_argument("fit_logreg: one label per row");
   if (!(opt.C > 0)) throw std::invalid_argument("fit_logreg: C must be positive");
   auto opts = at::TensorOptions().dtype(at::kDouble);
   at::Tensor onehot = at::zeros({n, k}, opts);
@@ -123,14 +125,17 @@ LogRegModel fit_logreg(const at::Tensor& x, const std::vector<std::int64_t>& lab
   return m;
 }
 
-at::Tensor decision_function(const LogRegModel& m, const at::Tensor& x) { return at::addmm(m.intercept, x, m.weights); }
+at::Tensor decision_function(const LogRegModel& m, const at::Tensor& x) {
+  return at::addmm(m.intercept, x, m.weights);
+}
 
 std::vector<std::int64_t> predict(const LogRegModel& m, const at::Tensor& x) {
   auto idx = decision_function(m, x).argmax(1).contiguous();
   return std::vector<std::int64_t>(idx.data_ptr<std::int64_t>(), idx.data_ptr<std::int64_t>() + idx.numel());
 }
 
-TemplateModel fit_templates(const at::Tensor& x, const std::vector<std::int64_t>& labels, std::int64_t classes) {
+TemplateModel fit_templates(const at::Tensor& x, const std::vector<std::int64_t>& labels,
+                            std::int64_t classes) {
   TemplateModel t;
   t.templates = at::zeros({classes, x.size(1)}, x.options());
   t.present.assign(static_cast<size_t>(classes), false);

@@ -38,7 +38,8 @@ struct TemplateModel {
   at::Tensor templates;  // [K, P] float64, centred and unit-norm per row
   std::vector<bool> present;
 };
-TemplateModel fit_templates(const at::Tensor& x, const std::vector<std::int64_t>& labels, std::int64_t classes);
+TemplateModel fit_templates(const at::Tensor& x, const std::vector<std::int64_t>& labels,
+                            std::int64_t classes);
 std::vector<std::int64_t> predict(const TemplateModel& m, const at::Tensor& x);
 
 }  // namespace deepvox::decode

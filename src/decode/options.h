@@ -14,7 +14,7 @@ struct Options {
   std::vector<std::string> experiments;
   std::vector<std::string> rois;  // empty = every ROI
   std::int64_t min_voxels = 10;
-  std::vector<double> c_grid;     // ascending
+  std::vector<double> c_grid;  // ascending
   std::int64_t cv_folds = 3;
   std::int64_t max_iter = 500;
   double tol = 1e-6;

@@ -18,12 +18,13 @@ SyntheticMeta SyntheticMeta::read(const std::string& path, const synth::Response
   auto f = h5::File::open(path, h5::Mode::Read);
   SyntheticMeta m;
   m.path = path;
-  for (const char* d : {"stimulus_ids", "responses", "categories/index", "source_index", "copy", "responses_index"})
+  for (const char* d :
+       {"stimulus_ids", "responses", "categories/index", "source_index", "copy", "responses_index"})
     if (!f.exists(d)) throw ConfigError(path + " has no /" + d);
   auto resp = f.dataset("responses");
   if (resp.cols() != responses.n_voxels)
-    throw ConfigError(path + " has " + std::to_string(resp.cols()) + " voxels but " + responses.path + " has " +
-                      std::to_string(responses.n_voxels));
+    throw ConfigError(path + " has " + std::to_string(resp.cols()) + " voxels but " + responses.path +
+                      " has " + std::to_string(responses.n_voxels));
   m.rows = resp.rows();
   const auto ids = f.dataset("stimulus_ids").read_strings();
   const auto names = f.exists("categories/names") ? f.dataset("categories/names").read_strings()
@@ -33,9 +34,10 @@ SyntheticMeta SyntheticMeta::read(const std::string& path, const synth::Response
   m.copy = f.dataset("copy").read_all<std::int64_t>();
   m.responses_index = f.dataset("responses_index").read_all<std::int64_t>();
   m.groups = f.exists("groups") ? f.dataset("groups").read_strings() : ids;
-  for (const std::vector<std::int64_t>* v :
-       std::initializer_list<const std::vector<std::int64_t>*>{&index, &m.source_index, &m.copy, &m.responses_index})
-    if (static_cast<std::int64_t>(v->size()) != m.rows) throw ConfigError(path + ": per-row datasets disagree in length");
+  for (const std::vector<std::int64_t>* v : std::initializer_list<const std::vector<std::int64_t>*>{
+           &index, &m.source_index, &m.copy, &m.responses_index})
+    if (static_cast<std::int64_t>(v->size()) != m.rows)
+      throw ConfigError(path + ": per-row datasets disagree in length");
   // Categories by name, so the two files may list them in different orders.
   std::map<std::string, std::int64_t> to_responses;
   for (size_t c = 0; c < responses.category_names.size(); ++c)
@@ -48,7 +50,8 @@ SyntheticMeta SyntheticMeta::read(const std::string& path, const synth::Response
       if (it != to_responses.end()) m.category[static_cast<size_t>(r)] = it->second;
     }
     const auto s = m.responses_index[static_cast<size_t>(r)];
-    if (s >= static_cast<std::int64_t>(responses.ids.size()) || (s >= 0 && responses.ids[static_cast<size_t>(s)] != ids[static_cast<size_t>(r)]))
+    if (s >= static_cast<std::int64_t>(responses.ids.size()) ||
+        (s >= 0 && responses.ids[static_cast<size_t>(s)] != ids[static_cast<size_t>(r)]))
       throw ConfigError(path + " row " + std::to_string(r) + " (" + ids[static_cast<size_t>(r)] +
                         ") does not match " + responses.path + ": rerun `deepvox synth`");
   }
@@ -68,13 +71,15 @@ std::vector<Roi> select_rois(const Options& opt, const synth::Responses& respons
     for (const auto& r : responses.rois)
       if (r.first == name) mask = &r.second;
     if (!mask && name != "all")
-      throw ConfigError("decode.rois: no ROI '" + name + "' in " + responses.path + " (\"all\" = every valid voxel)");
+      throw ConfigError("decode.rois: no ROI '" + name + "' in " + responses.path +
+                        " (\"all\" = every valid voxel)");
     Roi roi{name, {}};
     for (std::int64_t v = 0; v < responses.n_voxels; ++v)
-      if (responses.valid[static_cast<size_t>(v)] && (!mask || (*mask)[static_cast<size_t>(v)])) roi.voxels.push_back(v);
+      if (responses.valid[static_cast<size_t>(v)] && (!mask || (*mask)[static_cast<size_t>(v)]))
+        roi.voxels.push_back(v);
     if (static_cast<std::int64_t>(roi.voxels.size()) < opt.min_voxels) {
-      log::warn("decode: ROI {} has {} valid voxels (< decode.min_voxels = {}): skipped", name, roi.voxels.size(),
-                opt.min_voxels);
+      log::warn("decode: ROI {} has {} valid voxels (< decode.min_voxels = {}): skipped", name,
+                roi.voxels.size(), opt.min_voxels);
       continue;
     }
     out.push_back(std::move(roi));
@@ -113,7 +118,8 @@ Plan build_plan(const Options& opt, const synth::Responses& responses, const Syn
   Plan plan;
   plan.classes = responses.category_names;
   if (plan.classes.size() < 2)
-    throw ConfigError("decode needs at least two stimulus categories (/categories in " + responses.path + ")");
+    throw ConfigError("decode needs at least two stimulus categories (/categories in " + responses.path +
+                      ")");
   plan.rois = select_rois(opt, responses);
 
   // Real training and test stimuli with a known category.
@@ -133,7 +139,8 @@ Plan build_plan(const Options& opt, const synth::Responses& responses, const Syn
   // Synthetic rows that may train a decoder: never a test image, a copy of one, or its source photo.
   std::set<std::string> test_groups;
   for (std::int64_t r = 0; r < syn.rows; ++r)
-    if (test_set.count(syn.responses_index[static_cast<size_t>(r)])) test_groups.insert(syn.groups[static_cast<size_t>(r)]);
+    if (test_set.count(syn.responses_index[static_cast<size_t>(r)]))
+      test_groups.insert(syn.groups[static_cast<size_t>(r)]);
   auto usable = [&](std::int64_t r) {
     const auto ur = static_cast<size_t>(r);
     const auto src = syn.source_index[ur];
@@ -145,21 +152,28 @@ Plan build_plan(const Options& opt, const synth::Responses& responses, const Syn
   for (std::int64_t r = 0; r < syn.rows; ++r) {
     if (!usable(r)) continue;
     const auto ur = static_cast<size_t>(r);
-    if (syn.copy[ur] == 0 && train_set.count(syn.responses_index[ur])) originals.push_back(r);
-    else if (syn.copy[ur] == 0 && syn.responses_index[ur] < 0) extras.push_back(r);
-    else if (syn.copy[ur] > 0) augmented.push_back(r);
+    if (syn.copy[ur] == 0 && train_set.count(syn.responses_index[ur]))
+      originals.push_back(r);
+    else if (syn.copy[ur] == 0 && syn.responses_index[ur] < 0)
+      extras.push_back(r);
+    else if (syn.copy[ur] > 0)
+      augmented.push_back(r);
   }
-  std::stable_sort(augmented.begin(), augmented.end(),
-                   [&](auto a, auto b) { return syn.copy[static_cast<size_t>(a)] < syn.copy[static_cast<size_t>(b)]; });
-  log::info("decode: {} real training and {} real test stimuli; synthetic pool: {} training images, {} new images, {} "
-            "augmented copies",
-            train.size(), test.size(), originals.size(), extras.size(), augmented.size());
+  std::stable_sort(augmented.begin(), augmented.end(), [&](auto a, auto b) {
+    return syn.copy[static_cast<size_t>(a)] < syn.copy[static_cast<size_t>(b)];
+  });
+  log::info(
+      "decode: {} real training and {} real test stimuli; synthetic pool: {} training images, {} new images, "
+      "{} "
+      "augmented copies",
+      train.size(), test.size(), originals.size(), extras.size(), augmented.size());
 
   std::map<std::string, std::int64_t> job_index;
   auto labels_of = [&](DataKind kind, const std::vector<std::int64_t>& rows) {
     std::vector<std::int64_t> l;
     for (auto r : rows)
-      l.push_back(kind == DataKind::Real ? responses.category[static_cast<size_t>(r)] : syn.category[static_cast<size_t>(r)]);
+      l.push_back(kind == DataKind::Real ? responses.category[static_cast<size_t>(r)]
+                                         : syn.category[static_cast<size_t>(r)]);
     return l;
   };
   auto condition = [&](const std::string& name, DataKind kind, const std::vector<std::int64_t>& rows,
@@ -180,14 +194,17 @@ Plan build_plan(const Options& opt, const synth::Responses& responses, const Syn
   const std::vector<bool> all_scored(test.size(), true);
 
   if (opt.has("unseen_images")) {
-    if (originals.empty()) throw ConfigError("decode: no synthetic responses to training-split images in " + syn.path);
+    if (originals.empty())
+      throw ConfigError("decode: no synthetic responses to training-split images in " + syn.path);
     Experiment e{"unseen_images", "experiments", {}, all_scored};
-    e.conditions.push_back(condition("synthetic", DataKind::Synthetic, originals, labels_of(DataKind::Synthetic, originals)));
+    e.conditions.push_back(
+        condition("synthetic", DataKind::Synthetic, originals, labels_of(DataKind::Synthetic, originals)));
     plan.experiments.push_back(std::move(e));
   }
   if (opt.has("unseen_categories")) {
     if (syn.held_out.empty()) {
-      log::warn("decode: {} has no held-out-category model (synth.holdout_count): unseen_categories skipped", syn.path);
+      log::warn("decode: {} has no held-out-category model (synth.holdout_count): unseen_categories skipped",
+                syn.path);
     } else {
       std::set<std::int64_t> held;
       for (const auto& name : syn.held_out) {
@@ -198,7 +215,8 @@ Plan build_plan(const Options& opt, const synth::Responses& responses, const Syn
       for (auto l : test_labels) e.scored.push_back(held.count(l) > 0);
       e.report_complement = true;
       e.held_out = syn.held_out;
-      e.conditions.push_back(condition("synthetic", DataKind::Holdout, originals, labels_of(DataKind::Holdout, originals)));
+      e.conditions.push_back(
+          condition("synthetic", DataKind::Holdout, originals, labels_of(DataKind::Holdout, originals)));
       plan.experiments.push_back(std::move(e));
     }
   }
@@ -215,8 +233,9 @@ Plan build_plan(const Options& opt, const synth::Responses& responses, const Syn
           if (i < members.size() && static_cast<std::int64_t>(real.size()) < opt.learning_curve_base)
             real.push_back(members[i]);
       std::sort(real.begin(), real.end());
-      log::info("decode: real-vs-synthetic uses {} of the {} real training stimuli (decode.learning_curve_base)",
-                real.size(), train.size());
+      log::info(
+          "decode: real-vs-synthetic uses {} of the {} real training stimuli (decode.learning_curve_base)",
+          real.size(), train.size());
     }
     Experiment e{"real_vs_synthetic", "experiments", {}, all_scored};
     e.conditions.push_back(condition("real", DataKind::Real, real, labels_of(DataKind::Real, real)));
@@ -224,7 +243,8 @@ Plan build_plan(const Options& opt, const synth::Responses& responses, const Syn
     // training images, new images, and augmented copies.
     const std::set<std::int64_t> real_set(real.begin(), real.end());
     std::vector<std::int64_t> pool, rest;
-    for (auto r : originals) (real_set.count(syn.responses_index[static_cast<size_t>(r)]) ? pool : rest).push_back(r);
+    for (auto r : originals)
+      (real_set.count(syn.responses_index[static_cast<size_t>(r)]) ? pool : rest).push_back(r);
     pool.insert(pool.end(), rest.begin(), rest.end());
     pool.insert(pool.end(), extras.begin(), extras.end());
     pool.insert(pool.end(), augmented.begin(), augmented.end());
@@ -238,7 +258,8 @@ Plan build_plan(const Options& opt, const synth::Responses& responses, const Syn
       if (n <= previous || n == 0) continue;
       previous = n;
       std::vector<std::int64_t> rows(pool.begin(), pool.begin() + n);
-      e.conditions.push_back(condition(multiple_name(m), DataKind::Synthetic, rows, labels_of(DataKind::Synthetic, rows)));
+      e.conditions.push_back(
+          condition(multiple_name(m), DataKind::Synthetic, rows, labels_of(DataKind::Synthetic, rows)));
       e.multiples.push_back(m);
     }
     plan.experiments.push_back(std::move(e));

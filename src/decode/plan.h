@@ -27,7 +27,8 @@ enum class DataKind { Real, Synthetic, Holdout };
 struct SyntheticMeta {
   std::string path;
   std::int64_t rows = 0;
-  std::vector<std::int64_t> category;  // per row: index into responses.h5 /categories/names, -1 = unknown/other
+  std::vector<std::int64_t>
+      category;  // per row: index into responses.h5 /categories/names, -1 = unknown/other
   std::vector<std::int64_t> source_index, copy, responses_index;
   std::vector<std::string> groups;
   std::vector<std::string> held_out;  // empty when there is no /holdout model

@@ -1,10 +1,9 @@
 #include "decode/report.h"
 
-#include <opencv2/core.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <opencv2/core.hpp>
 #include <sstream>
 
 #include "core/log.h"
@@ -20,7 +19,8 @@ Scores score(const Job& job, const JobResult& result, const std::vector<bool>& s
   s.template_confusion = s.confusion;
   for (size_t i = 0; i < job.test_labels.size(); ++i) {
     if (scored[i] == complement) continue;
-    const auto truth = job.test_labels[i], guess = result.predicted[i], guess_t = result.predicted_template[i];
+    const auto truth = job.test_labels[i], guess = result.predicted[i],
+               guess_t = result.predicted_template[i];
     ++s.n;
     s.correct += guess == truth;
     s.correct_template += guess_t == truth;
@@ -39,11 +39,13 @@ Scores score(const Job& job, const JobResult& result, const std::vector<bool>& s
 }
 
 void write_experiments(const h5::File& f, const Plan& plan, const std::vector<JobResult>& results) {
-  const auto C = static_cast<std::int64_t>(plan.classes.size()), R = static_cast<std::int64_t>(plan.rois.size());
+  const auto C = static_cast<std::int64_t>(plan.classes.size()),
+             R = static_cast<std::int64_t>(plan.rois.size());
   f.write_strings("classes", plan.classes);
   std::vector<std::string> roi_names;
   std::vector<std::int64_t> roi_voxels;
-  for (const auto& r : plan.rois) roi_names.push_back(r.name), roi_voxels.push_back(static_cast<std::int64_t>(r.voxels.size()));
+  for (const auto& r : plan.rois)
+    roi_names.push_back(r.name), roi_voxels.push_back(static_cast<std::int64_t>(r.voxels.size()));
   f.write_strings("rois", roi_names);
   f.write_vector<std::int64_t>("rois_n_voxels", roi_voxels);
   for (const auto& e : plan.experiments) {
@@ -66,7 +68,8 @@ void write_experiments(const h5::File& f, const Plan& plan, const std::vector<Jo
         n_test.push_back(s.n);
         conf.insert(conf.end(), s.confusion.begin(), s.confusion.end());
         tconf.insert(tconf.end(), s.template_confusion.begin(), s.template_confusion.end());
-        if (e.report_complement) seen.push_back(score(plan.jobs[jdx], results[jdx], e.scored, true, C).accuracy);
+        if (e.report_complement)
+          seen.push_back(score(plan.jobs[jdx], results[jdx], e.scored, true, C).accuracy);
       }
     g.write_array<double>("accuracy", acc, {R, K});
     g.write_array<double>("chance", chance, {R, K});
@@ -93,8 +96,9 @@ void write_experiments(const h5::File& f, const Plan& plan, const std::vector<Jo
       g.write_array<double>("learning_curve", curve, {R, S});
       g.write_vector<std::int64_t>("learning_curve_n_train", sizes);
       g.write_vector<double>("learning_curve_multiple", e.multiples);
-      g.write_attr("learning_curve_note", "accuracy of the synthetic decoders [ROI, size]; the real decoder is "
-                                          "condition 0 of accuracy");
+      g.write_attr("learning_curve_note",
+                   "accuracy of the synthetic decoders [ROI, size]; the real decoder is "
+                   "condition 0 of accuracy");
     }
   }
 }
@@ -115,9 +119,10 @@ std::vector<std::string> describe(const Plan& plan, const std::vector<JobResult>
         const auto jdx = static_cast<size_t>(c.jobs[r]);
         const Scores s = score(plan.jobs[jdx], results[jdx], e.scored, false, C);
         std::ostringstream os;
-        os << e.group << "/" << e.name << " " << c.name << " (" << c.n_train << " training) " << plan.rois[r].name
-           << ": accuracy " << f3(s.accuracy) << " on " << s.n << " real test responses (chance " << f3(s.chance)
-           << ", p = " << s.p_value << "); template " << f3(s.template_accuracy) << "; C = " << results[jdx].c;
+        os << e.group << "/" << e.name << " " << c.name << " (" << c.n_train << " training) "
+           << plan.rois[r].name << ": accuracy " << f3(s.accuracy) << " on " << s.n
+           << " real test responses (chance " << f3(s.chance) << ", p = " << s.p_value << "); template "
+           << f3(s.template_accuracy) << "; C = " << results[jdx].c;
         if (e.report_complement)
           os << "; seen categories " << f3(score(plan.jobs[jdx], results[jdx], e.scored, true, C).accuracy);
         lines.push_back(os.str());
@@ -144,7 +149,8 @@ void draw_figures(const Plan& plan, const std::vector<JobResult>& results, const
           y_max = std::max(y_max, s[r].back().accuracy);
           chance = std::min(chance, s[r].back().chance);
         }
-      plot::Axes ax(img, cv::Rect(90, 50, 560, 400), 0, x_max * 1.05, 0, std::min(1.0, std::ceil(y_max * 10 + 0.5) / 10));
+      plot::Axes ax(img, cv::Rect(90, 50, 560, 400), 0, x_max * 1.05, 0,
+                    std::min(1.0, std::ceil(y_max * 10 + 0.5) / 10));
       ax.frame("decoding real test fMRI: synthetic training sets (solid) vs real (dashed)", "training images",
                "accuracy");
       ax.line(0, chance, x_max * 1.05, chance, plot::kGrey, 1, true);
@@ -155,7 +161,8 @@ void draw_figures(const Plan& plan, const std::vector<JobResult>& results, const
         for (size_t k = 1; k < e.conditions.size(); ++k)
           xs.push_back(static_cast<double>(e.conditions[k].n_train)), ys.push_back(s[r][k].accuracy);
         ax.polyline(xs, ys, plot::color(static_cast<int>(r)));
-        ax.line(0, s[r][0].accuracy, x_max * 1.05, s[r][0].accuracy, plot::color(static_cast<int>(r)), 1, true);
+        ax.line(0, s[r][0].accuracy, x_max * 1.05, s[r][0].accuracy, plot::color(static_cast<int>(r)), 1,
+                true);
         legend.emplace_back(plan.rois[r].name, plot::color(static_cast<int>(r)));
       }
       plot::Axes key(img, cv::Rect(660, 50, 190, 400), 0, 1, 0, 1);
@@ -175,12 +182,13 @@ void draw_figures(const Plan& plan, const std::vector<JobResult>& results, const
     std::vector<double> values(s.confusion.begin(), s.confusion.end());
     double vmax = 1;
     for (double v : values) vmax = std::max(vmax, v);
-    const int x = 90 + static_cast<int>(r % per_row) * (cell + 100), y = 40 + static_cast<int>(r / per_row) * (cell + 60);
+    const int x = 90 + static_cast<int>(r % per_row) * (cell + 100),
+              y = 40 + static_cast<int>(r / per_row) * (cell + 60);
     std::ostringstream title;
     title.precision(2);
     title << plan.rois[r].name << " " << e.name << ": acc " << s.accuracy << " (rows true)";
-    plot::heatmap(img, cv::Rect(x, y, cell, cell), values, static_cast<int>(C), static_cast<int>(C), vmax, title.str(),
-                  plan.classes, plan.classes);
+    plot::heatmap(img, cv::Rect(x, y, cell, cell), values, static_cast<int>(C), static_cast<int>(C), vmax,
+                  title.str(), plan.classes, plan.classes);
   }
   plot::save_png((fs::path(run_dir) / "decoding_confusion.png").string(), img);
 }

@@ -16,7 +16,9 @@ namespace deepvox::decode {
 
 at::Tensor DataStore::take(DataKind kind, const std::vector<std::int64_t>& rows,
                            const std::vector<std::int64_t>& voxels) const {
-  const at::Tensor& source = kind == DataKind::Real ? real : kind == DataKind::Synthetic ? synthetic : holdout;
+  const at::Tensor& source = kind == DataKind::Real        ? real
+                             : kind == DataKind::Synthetic ? synthetic
+                                                           : holdout;
   auto r = at::tensor(rows, at::kLong), v = at::tensor(voxels, at::kLong);
   return at::nan_to_num(source.index_select(0, r).index_select(1, v).to(at::kDouble), 0.0);
 }
@@ -91,7 +93,8 @@ Fitted fit(const at::Tensor& x, const std::vector<std::int64_t>& labels, double 
   std::sort(f.classes.begin(), f.classes.end());
   f.classes.erase(std::unique(f.classes.begin(), f.classes.end()), f.classes.end());
   std::vector<std::int64_t> local;
-  for (auto l : labels) local.push_back(std::lower_bound(f.classes.begin(), f.classes.end(), l) - f.classes.begin());
+  for (auto l : labels)
+    local.push_back(std::lower_bound(f.classes.begin(), f.classes.end(), l) - f.classes.begin());
   const bool same_classes = warm && warm->classes == f.classes;
   f.model = fit_logreg(x, local, static_cast<std::int64_t>(f.classes.size()), {c, opt.max_iter, opt.tol},
                        same_classes ? &warm->model : nullptr);
@@ -116,7 +119,9 @@ std::vector<JobResult> run_jobs(const Plan& plan, const DataStore& data, const O
   const int my_rank = rank(comm), ranks = size(comm);
   const auto n_jobs = static_cast<std::int64_t>(plan.jobs.size());
   const std::int64_t F = opt.cv_folds, n_c = static_cast<std::int64_t>(opt.c_grid.size());
-  auto voxels_of = [&](const Job& j) { return static_cast<double>(plan.rois[static_cast<size_t>(j.roi)].voxels.size()); };
+  auto voxels_of = [&](const Job& j) {
+    return static_cast<double>(plan.rois[static_cast<size_t>(j.roi)].voxels.size());
+  };
 
   // Phase 1: cross-validation of C, one task per (job, fold).
   auto t0 = Clock::now();
@@ -133,10 +138,12 @@ std::vector<JobResult> run_jobs(const Plan& plan, const DataStore& data, const O
     at::Tensor x = data.take(j.kind, j.train_rows, voxels);
     const auto folds = stratified_folds(j.train_labels, F);
     std::vector<std::int64_t> tr, va;
-    for (size_t i = 0; i < folds.size(); ++i) (folds[i] == fold ? va : tr).push_back(static_cast<std::int64_t>(i));
+    for (size_t i = 0; i < folds.size(); ++i)
+      (folds[i] == fold ? va : tr).push_back(static_cast<std::int64_t>(i));
     std::vector<double> acc(static_cast<size_t>(n_c), 0.0);
     if (!va.empty() && !tr.empty()) {
-      at::Tensor xtr = x.index_select(0, at::tensor(tr, at::kLong)), xva = x.index_select(0, at::tensor(va, at::kLong));
+      at::Tensor xtr = x.index_select(0, at::tensor(tr, at::kLong)),
+                 xva = x.index_select(0, at::tensor(va, at::kLong));
       standardize(xtr, xva, opt.standardize_per_set);
       const auto ytr = subset(j.train_labels, tr), yva = subset(j.train_labels, va);
       Fitted prev;
@@ -160,7 +167,8 @@ std::vector<JobResult> run_jobs(const Plan& plan, const DataStore& data, const O
     for (std::int64_t f = 0; f < F; ++f) {
       synth::Reader rd(cv[static_cast<size_t>(jdx * F + f)]);
       auto acc = rd.vec<double>();
-      for (std::int64_t c = 0; c < n_c; ++c) r.cv_accuracy[static_cast<size_t>(c)] += acc[static_cast<size_t>(c)] / F;
+      for (std::int64_t c = 0; c < n_c; ++c)
+        r.cv_accuracy[static_cast<size_t>(c)] += acc[static_cast<size_t>(c)] / F;
     }
     // Best mean validation accuracy; a tie goes to the smaller C (the stronger penalty).
     std::int64_t best = 0;
@@ -181,14 +189,16 @@ std::vector<JobResult> run_jobs(const Plan& plan, const DataStore& data, const O
     if (owner2[static_cast<size_t>(jdx)] != my_rank) continue;
     const Job& j = plan.jobs[static_cast<size_t>(jdx)];
     const auto& voxels = plan.rois[static_cast<size_t>(j.roi)].voxels;
-    at::Tensor xtr = data.take(j.kind, j.train_rows, voxels), xte = data.take(DataKind::Real, j.test_rows, voxels);
+    at::Tensor xtr = data.take(j.kind, j.train_rows, voxels),
+               xte = data.take(DataKind::Real, j.test_rows, voxels);
     standardize(xtr, xte, opt.standardize_per_set);
     Fitted f = fit(xtr, j.train_labels, results[static_cast<size_t>(jdx)].c, opt, nullptr);
     auto predicted = predict(f, xte);
     auto templates = fit_templates(xtr, j.train_labels, static_cast<std::int64_t>(plan.classes.size()));
     auto predicted_template = predict(templates, xte);
     synth::Bytes b;
-    std::int64_t info[3] = {f.model.iterations, f.model.converged ? 1 : 0, static_cast<std::int64_t>(f.classes.size())};
+    std::int64_t info[3] = {f.model.iterations, f.model.converged ? 1 : 0,
+                            static_cast<std::int64_t>(f.classes.size())};
     synth::put(b, info, 3);
     synth::put(b, predicted);
     synth::put(b, predicted_template);
@@ -210,13 +220,16 @@ std::vector<JobResult> run_jobs(const Plan& plan, const DataStore& data, const O
   }
   const double t_final = std::chrono::duration<double>(Clock::now() - t0).count();
   const auto fits = n_jobs * F * n_c + n_jobs;
-  log::info("decode: {} decoder jobs, {} logistic fits in {:.1f} s ({:.1f} fits/s over {} ranks: CV {:.1f} s, final "
-            "{:.1f} s)",
-            n_jobs, fits, t_cv + t_final, static_cast<double>(fits) / std::max(1e-9, t_cv + t_final), ranks, t_cv,
-            t_final);
+  log::info(
+      "decode: {} decoder jobs, {} logistic fits in {:.1f} s ({:.1f} fits/s over {} ranks: CV {:.1f} s, "
+      "final "
+      "{:.1f} s)",
+      n_jobs, fits, t_cv + t_final, static_cast<double>(fits) / std::max(1e-9, t_cv + t_final), ranks, t_cv,
+      t_final);
   if (not_converged)
-    log::warn("decode: {} final fits stopped at decode.max_iter = {} before the gradient fell below decode.tol",
-              not_converged, opt.max_iter);
+    log::warn(
+        "decode: {} final fits stopped at decode.max_iter = {} before the gradient fell below decode.tol",
+        not_converged, opt.max_iter);
   return results;
 }
 

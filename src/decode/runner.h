@@ -20,7 +20,8 @@ namespace deepvox::decode {
 struct DataStore {
   at::Tensor real, synthetic, holdout;  // [S, V], [M, V], [M, V] float32 (holdout undefined without one)
   // Rows x voxels of one kind, float64.
-  at::Tensor take(DataKind kind, const std::vector<std::int64_t>& rows, const std::vector<std::int64_t>& voxels) const;
+  at::Tensor take(DataKind kind, const std::vector<std::int64_t>& rows,
+                  const std::vector<std::int64_t>& voxels) const;
 };
 DataStore load_data(const synth::Responses& responses, const SyntheticMeta& synthetic, const Plan& plan);
 
@@ -30,7 +31,7 @@ struct JobResult {
   std::int64_t iterations = 0;
   bool converged = true;
   std::vector<std::int64_t> predicted, predicted_template;  // category per test row
-  std::int64_t n_classes = 0;  // classes the decoder could output
+  std::int64_t n_classes = 0;                               // classes the decoder could output
 };
 
 std::vector<JobResult> run_jobs(const Plan& plan, const DataStore& data, const Options& opt, MPI_Comm comm);

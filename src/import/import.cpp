@@ -43,7 +43,9 @@ std::string bdata_stimulus_id(double value) {
   return buf;
 }
 
-std::string strip_rep_prefix(const std::string& name) { return name.rfind("rep_", 0) == 0 ? name.substr(4) : name; }
+std::string strip_rep_prefix(const std::string& name) {
+  return name.rfind("rep_", 0) == 0 ? name.substr(4) : name;
+}
 
 // ---------------- config helpers ----------------
 namespace {
@@ -110,8 +112,10 @@ std::vector<std::string> find_files(const std::string& root, const std::string& 
   if (!is_dir(root)) return out;
   std::regex re(name_regex);
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(root, fs::directory_options::follow_directory_symlink |
-                                                             fs::directory_options::skip_permission_denied, ec);
+  for (auto it = fs::recursive_directory_iterator(
+           root,
+           fs::directory_options::follow_directory_symlink | fs::directory_options::skip_permission_denied,
+           ec);
        it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) break;
     const std::string name = it->path().filename().string();
@@ -125,8 +129,8 @@ std::vector<std::string> find_files(const std::string& root, const std::string& 
   return out;
 }
 
-std::string locate(const std::string& root, const std::vector<std::string>& candidates, const std::string& name,
-                   const std::string& what) {
+std::string locate(const std::string& root, const std::vector<std::string>& candidates,
+                   const std::string& name, const std::string& what) {
   for (const auto& c : candidates)
     if (is_file(c) || is_dir(c)) return c;
   std::string escaped = std::regex_replace(name, std::regex(R"([.^$|()\[\]{}*+?\\])"), R"(\$&)");
@@ -210,7 +214,8 @@ Table read_table(const std::string& path, char sep) {
       c.erase(c.find_last_not_of(' ') + 1);
     }
     if (first) {
-      if (!cells.empty() && cells[0].rfind("\xEF\xBB\xBF", 0) == 0) cells[0] = cells[0].substr(3);  // UTF-8 BOM
+      if (!cells.empty() && cells[0].rfind("\xEF\xBB\xBF", 0) == 0)
+        cells[0] = cells[0].substr(3);  // UTF-8 BOM
       t.header = std::move(cells);
       first = false;
       continue;
@@ -227,7 +232,8 @@ Table read_table(const std::string& path, char sep) {
 std::int64_t parse_int(const std::string& s, const std::string& where) {
   char* end = nullptr;
   double v = std::strtod(s.c_str(), &end);  // "3", "3.0" and "3e0" all name the integer 3
-  if (s.empty() || *end != '\0' || v != std::floor(v)) throw ImportError(where + ": '" + s + "' is not an integer");
+  if (s.empty() || *end != '\0' || v != std::floor(v))
+    throw ImportError(where + ": '" + s + "' is not an integer");
   return static_cast<std::int64_t>(v);
 }
 
@@ -453,13 +459,13 @@ std::string write_manifest(const Config& cfg, const FmriDataset& ds) {
     std::string category;
     if (!ds.category_index.empty() && ds.category_index[s] >= 0)
       category = ds.category_names[static_cast<size_t>(ds.category_index[s])];
-    out << csv_cell(ds.stimulus_ids[s]) << "," << csv_cell(fs::absolute(file).string()) << "," << csv_cell(category)
-        << "\n";
+    out << csv_cell(ds.stimulus_ids[s]) << "," << csv_cell(fs::absolute(file).string()) << ","
+        << csv_cell(category) << "\n";
   }
   if (!out) throw ImportError("cannot write " + path);
   if (missing > 0)
-    log::warn("import: {} of {} stimuli have no image file; {} lists the others", missing, ds.stimulus_ids.size(),
-              path);
+    log::warn("import: {} of {} stimuli have no image file; {} lists the others", missing,
+              ds.stimulus_ids.size(), path);
   log::info("import: wrote the stimulus manifest {}", path);
   return path;
 }

@@ -12,7 +12,7 @@ namespace deepvox::import {
 
 struct Volume {
   std::int64_t nx = 1, ny = 1, nz = 1, nt = 1;
-  std::vector<float> data;        // [nt][nz][ny][nx], x fastest
+  std::vector<float> data;          // [nt][nz][ny][nx], x fastest
   std::array<double, 16> affine{};  // voxel (i,j,k,1) -> scanner mm, row-major 4x4 (sform, else qform)
   bool has_affine = false;
   std::int64_t voxels() const { return nx * ny * nz; }

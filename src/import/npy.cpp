@@ -61,18 +61,44 @@ T decode(const unsigned char* p, const Header& h, bool swap) {
       return static_cast<T>(buf[0] != 0);
     case 'i': {
       switch (h.item_size) {
-        case 1: return static_cast<T>(static_cast<std::int8_t>(buf[0]));
-        case 2: { std::int16_t v; std::memcpy(&v, buf, 2); return static_cast<T>(v); }
-        case 4: { std::int32_t v; std::memcpy(&v, buf, 4); return static_cast<T>(v); }
-        default: { std::int64_t v; std::memcpy(&v, buf, 8); return static_cast<T>(v); }
+        case 1:
+          return static_cast<T>(static_cast<std::int8_t>(buf[0]));
+        case 2: {
+          std::int16_t v;
+          std::memcpy(&v, buf, 2);
+          return static_cast<T>(v);
+        }
+        case 4: {
+          std::int32_t v;
+          std::memcpy(&v, buf, 4);
+          return static_cast<T>(v);
+        }
+        default: {
+          std::int64_t v;
+          std::memcpy(&v, buf, 8);
+          return static_cast<T>(v);
+        }
       }
     }
     default: {  // 'u'
       switch (h.item_size) {
-        case 1: return static_cast<T>(buf[0]);
-        case 2: { std::uint16_t v; std::memcpy(&v, buf, 2); return static_cast<T>(v); }
-        case 4: { std::uint32_t v; std::memcpy(&v, buf, 4); return static_cast<T>(v); }
-        default: { std::uint64_t v; std::memcpy(&v, buf, 8); return static_cast<T>(v); }
+        case 1:
+          return static_cast<T>(buf[0]);
+        case 2: {
+          std::uint16_t v;
+          std::memcpy(&v, buf, 2);
+          return static_cast<T>(v);
+        }
+        case 4: {
+          std::uint32_t v;
+          std::memcpy(&v, buf, 4);
+          return static_cast<T>(v);
+        }
+        default: {
+          std::uint64_t v;
+          std::memcpy(&v, buf, 8);
+          return static_cast<T>(v);
+        }
       }
     }
   }
@@ -126,8 +152,9 @@ Header read_header(const std::string& path) {
              (h.item_size == 1 || h.item_size == 2 || h.item_size == 4 || h.item_size == 8)) ||
             (h.kind == 'b' && h.item_size == 1);
   if (!ok || (order != '<' && order != '>' && order != '|' && order != '='))
-    fail(path, "unsupported dtype '" + h.descr + "' (supported: f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1; object "
-               "arrays such as pickled dictionaries cannot be read without Python)");
+    fail(path, "unsupported dtype '" + h.descr +
+                   "' (supported: f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1; object "
+                   "arrays such as pickled dictionaries cannot be read without Python)");
 
   std::string fo = dict_value(dict, "fortran_order", path);
   if (fo != "True" && fo != "False") fail(path, "bad fortran_order value " + fo);
@@ -173,13 +200,14 @@ std::vector<T> read(const std::string& path, Header* header_out) {
   std::int64_t c_offset = 0;
 
   const std::int64_t chunk = 1 << 20;
-  std::vector<unsigned char> buf(static_cast<size_t>(std::min(chunk, std::max<std::int64_t>(n, 1)) * h.item_size));
+  std::vector<unsigned char> buf(
+      static_cast<size_t>(std::min(chunk, std::max<std::int64_t>(n, 1)) * h.item_size));
   for (std::int64_t done = 0; done < n;) {
     std::int64_t m = std::min(chunk, n - done);
     in.read(reinterpret_cast<char*>(buf.data()), m * h.item_size);
     if (in.gcount() != m * h.item_size)
-      fail(path, "truncated data: expected " + std::to_string(n) + " elements of " + std::to_string(h.item_size) +
-                     " bytes");
+      fail(path, "truncated data: expected " + std::to_string(n) + " elements of " +
+                     std::to_string(h.item_size) + " bytes");
     for (std::int64_t i = 0; i < m; ++i) {
       T v = decode<T>(buf.data() + i * h.item_size, h, swap);
       if (!reorder) {

@@ -15,9 +15,9 @@
 namespace deepvox::import::npy {
 
 struct Header {
-  std::string descr;         // as written, e.g. "<f4"
-  char kind = 'f';           // 'f' float, 'i' signed, 'u' unsigned, 'b' bool
-  int item_size = 4;         // bytes per element
+  std::string descr;  // as written, e.g. "<f4"
+  char kind = 'f';    // 'f' float, 'i' signed, 'u' unsigned, 'b' bool
+  int item_size = 4;  // bytes per element
   bool big_endian = false;
   bool fortran_order = false;
   std::vector<std::int64_t> shape;  // empty for a 0-d array

@@ -49,7 +49,8 @@ FmriDataset read_algonauts(const Config& cfg, MPI_Comm comm, ReaderExtras& extra
     auto lh = npy::read<float>(fmri_dir + "/lh_training_fmri.npy", &hl);
     auto rh = npy::read<float>(fmri_dir + "/rh_training_fmri.npy", &hr);
     for (const auto* h : {&hl, &hr})
-      if (h->shape.size() != 2) throw ImportError(fmri_dir + ": the training fMRI arrays must be images x vertices");
+      if (h->shape.size() != 2)
+        throw ImportError(fmri_dir + ": the training fMRI arrays must be images x vertices");
     if (hl.shape[0] != hr.shape[0])
       throw ImportError(fmri_dir + ": lh_training_fmri.npy has " + std::to_string(hl.shape[0]) +
                         " images, rh_training_fmri.npy " + std::to_string(hr.shape[0]));
@@ -65,8 +66,9 @@ FmriDataset read_algonauts(const Config& cfg, MPI_Comm comm, ReaderExtras& extra
     std::regex re(R"(train-(\d+)_nsd-(\d+)\.png)");
     auto images = find_files(image_dir, R"(train-\d+_nsd-\d+\.png)");
     if (static_cast<std::int64_t>(images.size()) != N)
-      throw ImportError(image_dir + " holds " + std::to_string(images.size()) + " train-NNNN_nsd-NNNNN.png images but " +
-                        fmri_dir + " has " + std::to_string(N) + " rows");
+      throw ImportError(image_dir + " holds " + std::to_string(images.size()) +
+                        " train-NNNN_nsd-NNNNN.png images but " + fmri_dir + " has " + std::to_string(N) +
+                        " rows");
     std::vector<std::string> ids(static_cast<size_t>(N)), paths(static_cast<size_t>(N));
     for (const auto& p : images) {
       std::smatch m;
@@ -74,14 +76,16 @@ FmriDataset read_algonauts(const Config& cfg, MPI_Comm comm, ReaderExtras& extra
       std::regex_match(name, m, re);
       std::int64_t row = std::stoll(m[1]) - 1, nsd0 = std::stoll(m[2]);
       if (row < 0 || row >= N || !ids[static_cast<size_t>(row)].empty())
-        throw ImportError(p + ": image index " + m[1].str() + " is outside 1.." + std::to_string(N) + " or repeated");
+        throw ImportError(p + ": image index " + m[1].str() + " is outside 1.." + std::to_string(N) +
+                          " or repeated");
       if (nsd0 < 0 || nsd0 >= 73000) throw ImportError(p + ": NSD index outside 0..72999");
       ids[static_cast<size_t>(row)] = nsd_stimulus_id(nsd0 + 1);
-      paths[static_cast<size_t>(row)] = p;
+      paths[static_cast<size_t>(row)] = fs::absolute(p).string();
     }
     index_stimuli(ds, ids);
     if (static_cast<std::int64_t>(ds.stimulus_ids.size()) != N)
-      throw ImportError(image_dir + ": two images name the same NSD image; the challenge has one row per image");
+      throw ImportError(image_dir +
+                        ": two images name the same NSD image; the challenge has one row per image");
     ds.stimulus_paths = paths;
     ds.trial_session.assign(static_cast<size_t>(N), 0);
     ds.trial_run.assign(static_cast<size_t>(N), 0);
@@ -104,18 +108,20 @@ FmriDataset read_algonauts(const Config& cfg, MPI_Comm comm, ReaderExtras& extra
       auto labels = npy::read<float>(f, &h);
       const std::int64_t n = hemi == "lh" ? VL : VR;
       if (static_cast<std::int64_t>(labels.size()) != n)
-        throw ImportError(f + " has " + std::to_string(labels.size()) + " entries; the " + hemi + " fMRI has " +
-                          std::to_string(n) + " vertices");
+        throw ImportError(f + " has " + std::to_string(labels.size()) + " entries; the " + hemi +
+                          " fMRI has " + std::to_string(n) + " vertices");
       std::vector<float> full(static_cast<size_t>(V), 0.0f);
       std::copy(labels.begin(), labels.end(), full.begin() + (hemi == "lh" ? 0 : VL));
       auto table = label_table(cfg, cls, {dir + "/roi_masks"});
-      if (table.empty()) log::warn("import: no label names for {} (set import.roi_map); masks are named {}_N", cls, cls);
+      if (table.empty())
+        log::warn("import: no label names for {} (set import.roi_map); masks are named {}_N", cls, cls);
       size_t before = ds.roi_order.size();
       add_label_masks(ds, full, cls, table, hemi + ".");
       for (size_t k = before; k < ds.roi_order.size(); ++k) bilateral.push_back(ds.roi_order[k].substr(3));
     }
     for (const auto& name : bilateral) add_union_mask(ds, name, {"lh." + name, "rh." + name});
-    log::info("import: {} images, {} + {} vertices, {} ROI masks from {}", N, VL, VR, ds.roi_order.size(), dir);
+    log::info("import: {} images, {} + {} vertices, {} ROI masks from {}", N, VL, VR, ds.roi_order.size(),
+              dir);
   });
   return ds;
 }

@@ -43,8 +43,12 @@ FmriDataset read_bdata(const Config& cfg, MPI_Comm comm, ReaderExtras& extras) {
   on_root(comm, [&] {
     if (!h5::is_hdf5(path)) throw ImportError(path + ": missing or not an HDF5 file (expected a BData .h5)");
     auto file = h5::File::open(path, h5::Mode::Read);
-    const std::string data_name = file.exists("dataset") ? "dataset" : file.exists("dataSet") ? "dataSet" : "";
-    const std::string meta_name = file.exists("metadata") ? "metadata" : file.exists("metaData") ? "metaData" : "";
+    const std::string data_name = file.exists("dataset")   ? "dataset"
+                                  : file.exists("dataSet") ? "dataSet"
+                                                           : "";
+    const std::string meta_name = file.exists("metadata")   ? "metadata"
+                                  : file.exists("metaData") ? "metaData"
+                                                            : "";
     if (data_name.empty()) throw ImportError(path + ": no /dataset (or /dataSet) matrix; not a BData file");
     if (meta_name.empty()) throw ImportError(path + ": no /metadata (or /metaData) group; not a BData file");
     h5::Group meta = file.group(meta_name);
@@ -58,25 +62,28 @@ FmriDataset read_bdata(const Config& cfg, MPI_Comm comm, ReaderExtras& extras) {
     auto vshape = dval.shape();
     std::vector<double> value = dval.read_all<double>();
     if (vshape.size() != 2 || (vshape[0] != K && vshape[1] != K))
-      throw ImportError(path + ": /" + meta_name + "/value is not keys x columns (" + std::to_string(K) + " keys)");
+      throw ImportError(path + ": /" + meta_name + "/value is not keys x columns (" + std::to_string(K) +
+                        " keys)");
     std::int64_t C = vshape[0] == K ? vshape[1] : vshape[0];
     if (vshape[0] != K) {
       std::vector<double> t(value.size());
       for (std::int64_t c = 0; c < C; ++c)
-        for (std::int64_t k = 0; k < K; ++k) t[static_cast<size_t>(k * C + c)] = value[static_cast<size_t>(c * K + k)];
+        for (std::int64_t k = 0; k < K; ++k)
+          t[static_cast<size_t>(k * C + c)] = value[static_cast<size_t>(c * K + k)];
       value.swap(t);
     }
     h5::Dataset dset = file.dataset(data_name);
     auto dshape = dset.shape();
     std::vector<double> data = dset.read_all<double>();
     if (dshape.size() != 2 || (dshape[1] != C && dshape[0] != C))
-      throw ImportError(path + ": /" + data_name + " is not samples x " + std::to_string(C) + " columns (the metadata has " +
-                        std::to_string(C) + " columns)");
+      throw ImportError(path + ": /" + data_name + " is not samples x " + std::to_string(C) +
+                        " columns (the metadata has " + std::to_string(C) + " columns)");
     std::int64_t N = dshape[1] == C ? dshape[0] : dshape[1];
     if (dshape[1] != C) {
       std::vector<double> t(data.size());
       for (std::int64_t c = 0; c < C; ++c)
-        for (std::int64_t i = 0; i < N; ++i) t[static_cast<size_t>(i * C + c)] = data[static_cast<size_t>(c * N + i)];
+        for (std::int64_t i = 0; i < N; ++i)
+          t[static_cast<size_t>(i * C + c)] = data[static_cast<size_t>(c * N + i)];
       data.swap(t);
     }
     auto key_index = [&](const std::string& k) -> std::int64_t {
@@ -91,7 +98,8 @@ FmriDataset read_bdata(const Config& cfg, MPI_Comm comm, ReaderExtras& extras) {
       }
       auto cols = marked_columns(value, ki, C);
       if (cols.size() != 1)
-        throw ImportError(path + ": metadata key '" + k + "' marks " + std::to_string(cols.size()) + " columns, expected 1");
+        throw ImportError(path + ": metadata key '" + k + "' marks " + std::to_string(cols.size()) +
+                          " columns, expected 1");
       return cols[0];
     };
 
@@ -105,7 +113,9 @@ FmriDataset read_bdata(const Config& cfg, MPI_Comm comm, ReaderExtras& extras) {
     for (std::int64_t k = 0; k < K; ++k) {
       if (keys[static_cast<size_t>(k)].rfind("ROI_", 0) != 0) continue;
       std::vector<std::uint8_t> mask(static_cast<size_t>(V));
-      for (std::int64_t j = 0; j < V; ++j) mask[static_cast<size_t>(j)] = value[static_cast<size_t>(k * C + voxels[static_cast<size_t>(j)])] == 1.0;
+      for (std::int64_t j = 0; j < V; ++j)
+        mask[static_cast<size_t>(j)] =
+            value[static_cast<size_t>(k * C + voxels[static_cast<size_t>(j)])] == 1.0;
       std::string name = keys[static_cast<size_t>(k)].substr(4);
       ds.rois[name] = std::move(mask);
       ds.roi_order.push_back(name);
@@ -136,11 +146,14 @@ FmriDataset read_bdata(const Config& cfg, MPI_Comm comm, ReaderExtras& extras) {
       }
       ids.push_back(bdata_stimulus_id(row[c_id]));
       type_of_trial.push_back(type);
-      ds.trial_session.push_back(c_ses >= 0 && std::isfinite(row[c_ses]) ? static_cast<std::int64_t>(row[c_ses]) : 0);
-      ds.trial_run.push_back(c_run >= 0 && std::isfinite(row[c_run]) ? static_cast<std::int64_t>(row[c_run]) : 0);
+      ds.trial_session.push_back(
+          c_ses >= 0 && std::isfinite(row[c_ses]) ? static_cast<std::int64_t>(row[c_ses]) : 0);
+      ds.trial_run.push_back(c_run >= 0 && std::isfinite(row[c_run]) ? static_cast<std::int64_t>(row[c_run])
+                                                                     : 0);
       for (auto c : voxels) ds.trial_responses.push_back(static_cast<float>(row[c]));
     }
-    if (skipped_type) log::info("import: left out {} samples whose DataType is neither 1 (train) nor 2 (test)", skipped_type);
+    if (skipped_type)
+      log::info("import: left out {} samples whose DataType is neither 1 (train) nor 2 (test)", skipped_type);
     if (skipped_nan) log::warn("import: left out {} samples with no stimulus id (NaN)", skipped_nan);
     if (ids.empty()) throw ImportError(path + ": no sample with DataType 1 or 2 and a stimulus id");
     index_stimuli(ds, ids);
@@ -156,11 +169,15 @@ FmriDataset read_bdata(const Config& cfg, MPI_Comm comm, ReaderExtras& extras) {
         seen[s] = type_of_trial[t];
         if (type_of_trial[t] == 2) side[s] = 2;
       }
-      if (mixed) log::warn("import: {} stimuli appear in both DataType 1 and 2 samples; they go to the test set", mixed);
-      for (size_t s = 0; s < side.size(); ++s) (side[s] == 2 ? ds.split_test : ds.split_train).push_back(static_cast<std::int64_t>(s));
+      if (mixed)
+        log::warn("import: {} stimuli appear in both DataType 1 and 2 samples; they go to the test set",
+                  mixed);
+      for (size_t s = 0; s < side.size(); ++s)
+        (side[s] == 2 ? ds.split_test : ds.split_train).push_back(static_cast<std::int64_t>(s));
       extras.split_rule = "BData convention: DataType 2 samples are the test set";
     }
-    log::info("import: {} samples, {} voxel columns of {}, {} ROIs from {}", ids.size(), V, C, ds.roi_order.size(), path);
+    log::info("import: {} samples, {} voxel columns of {}, {} ROIs from {}", ids.size(), V, C,
+              ds.roi_order.size(), path);
   });
   return ds;
 }

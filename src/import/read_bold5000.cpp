@@ -30,7 +30,8 @@ constexpr std::int64_t kTrialsPerRun = 37;
 std::int64_t subject_number(const std::string& subject) {
   std::smatch m;
   if (!std::regex_match(subject, m, std::regex(R"((?:sub-)?CSI0*(\d+))")))
-    throw ConfigError("import.subject: '" + subject + "' is not a BOLD5000 subject (CSI1, CSI2, CSI3 or CSI4)");
+    throw ConfigError("import.subject: '" + subject +
+                      "' is not a BOLD5000 subject (CSI1, CSI2, CSI3 or CSI4)");
   return std::stoll(m[1]);
 }
 
@@ -73,7 +74,7 @@ Bold5000Images index_bold5000_images(const Config& cfg, const std::string& sourc
     for (const auto& e : fs::directory_iterator(dir)) {
       if (!e.is_regular_file()) continue;
       std::string name = e.path().filename().string();
-      out.path[name] = e.path().string();
+      out.path[name] = fs::absolute(e.path()).string();
       out.set[name] = set;
     }
   }
@@ -94,8 +95,9 @@ void attach_bold5000_images(FmriDataset& ds, const Bold5000Images& images) {
     ds.category_index.push_back(set == "COCO" ? 0 : set == "ImageNet" ? 1 : 2);
   }
   if (images.root.empty()) {
-    log::warn("import: no BOLD5000_Stimuli/Scene_Stimuli/Presented_Stimuli folder under the source; "
-              "set import.stimuli to it to record image paths");
+    log::warn(
+        "import: no BOLD5000_Stimuli/Scene_Stimuli/Presented_Stimuli folder under the source; "
+        "set import.stimuli to it to record image paths");
     ds.stimulus_paths.clear();
   } else if (missing > 0) {
     log::warn("import: {} of {} images not found under {}", missing, ds.stimulus_ids.size(), images.root);
@@ -105,7 +107,8 @@ void attach_bold5000_images(FmriDataset& ds, const Bold5000Images& images) {
 void bold5000_repetition_split(FmriDataset& ds, ReaderExtras& extras) {
   std::vector<std::int64_t> count(ds.stimulus_ids.size(), 0);
   for (auto s : ds.trial_stimulus) ++count[static_cast<size_t>(s)];
-  for (size_t s = 0; s < count.size(); ++s) (count[s] >= 4 ? ds.split_test : ds.split_train).push_back(static_cast<std::int64_t>(s));
+  for (size_t s = 0; s < count.size(); ++s)
+    (count[s] >= 4 ? ds.split_test : ds.split_train).push_back(static_cast<std::int64_t>(s));
   extras.split_rule = "BOLD5000 convention: the images shown 4 times are the test set";
   log::info("import: {} images shown 4 times form the test set", ds.split_test.size());
 }
@@ -129,17 +132,20 @@ FmriDataset read_bold5000(const Config& cfg, MPI_Comm comm, ReaderExtras& extras
     const std::string roi_name = subj + "_ROIs_" + tr + ".h5";
     char list_name[64];
     std::snprintf(list_name, sizeof list_name, "CSI%02lld_stim_lists.txt", static_cast<long long>(n));
-    std::string roi_file = locate(source, {source + "/ROIs/" + subj + "/h5/" + roi_name, source + "/" + subj + "/h5/" + roi_name},
-                                  roi_name, "the BOLD5000 ROI file");
-    std::string list_file = locate(source, {source + "/ROIs/stim_lists/" + list_name, source + "/stim_lists/" + list_name},
-                                   list_name, "the BOLD5000 stimulus list");
+    std::string roi_file = locate(
+        source, {source + "/ROIs/" + subj + "/h5/" + roi_name, source + "/" + subj + "/h5/" + roi_name},
+        roi_name, "the BOLD5000 ROI file");
+    std::string list_file =
+        locate(source, {source + "/ROIs/stim_lists/" + list_name, source + "/stim_lists/" + list_name},
+               list_name, "the BOLD5000 stimulus list");
 
     // 2. Trials: one line per trial, "rep_" stripped (run-files.md's id rule).
     auto names = read_stim_list(list_file);
     const std::int64_t T = static_cast<std::int64_t>(names.size());
     const std::int64_t expected = n <= 3 ? 5254 : 3108;
     if (T != expected)
-      log::warn("import: {} lists {} trials; the BOLD5000 release has {} for {}", list_file, T, expected, subj);
+      log::warn("import: {} lists {} trials; the BOLD5000 release has {} for {}", list_file, T, expected,
+                subj);
     std::vector<std::string> ids;
     for (const auto& name : names) ids.push_back(strip_rep_prefix(name));
     index_stimuli(ds, ids);
@@ -157,17 +163,20 @@ FmriDataset read_bold5000(const Config& cfg, MPI_Comm comm, ReaderExtras& extras
       if (file.is_group(child)) continue;
       h5::Dataset d = file.dataset(child);
       auto shape = d.shape();
-      if (shape.size() != 2) throw ImportError(roi_file + ": /" + child + " is not a 2-D trials x voxels dataset");
+      if (shape.size() != 2)
+        throw ImportError(roi_file + ": /" + child + " is not a 2-D trials x voxels dataset");
       std::vector<float> values = d.read_all<float>();
       std::int64_t width = shape[1];
       if (shape[0] != T) {
         if (shape[1] != T)
           throw ImportError(roi_file + ": /" + child + " has shape " + std::to_string(shape[0]) + " x " +
-                            std::to_string(shape[1]) + " but " + list_file + " lists " + std::to_string(T) + " trials");
+                            std::to_string(shape[1]) + " but " + list_file + " lists " + std::to_string(T) +
+                            " trials");
         // Written voxels x trials (a MATLAB-style writer): transpose to trials x voxels.
         std::vector<float> t(values.size());
         for (std::int64_t i = 0; i < shape[0]; ++i)
-          for (std::int64_t j = 0; j < shape[1]; ++j) t[static_cast<size_t>(j * shape[0] + i)] = values[static_cast<size_t>(i * shape[1] + j)];
+          for (std::int64_t j = 0; j < shape[1]; ++j)
+            t[static_cast<size_t>(j * shape[0] + i)] = values[static_cast<size_t>(i * shape[1] + j)];
         values.swap(t);
         width = shape[0];
       }

@@ -48,10 +48,12 @@ std::vector<std::int64_t> mask_voxels(const Config& cfg, const std::string& sour
     Volume m = read_nifti(mask);
     if (m.nx != first_session.nx || m.ny != first_session.ny || m.nz != first_session.nz)
       throw ImportError(mask + ": mask grid " + std::to_string(m.nx) + "x" + std::to_string(m.ny) + "x" +
-                        std::to_string(m.nz) + " differs from the betas' " + std::to_string(first_session.nx) + "x" +
-                        std::to_string(first_session.ny) + "x" + std::to_string(first_session.nz));
+                        std::to_string(m.nz) + " differs from the betas' " +
+                        std::to_string(first_session.nx) + "x" + std::to_string(first_session.ny) + "x" +
+                        std::to_string(first_session.nz));
     for (std::int64_t i = 0; i < nvox; ++i)
-      if (std::isfinite(m.data[static_cast<size_t>(i)]) && m.data[static_cast<size_t>(i)] != 0.0f) keep.push_back(i);
+      if (std::isfinite(m.data[static_cast<size_t>(i)]) && m.data[static_cast<size_t>(i)] != 0.0f)
+        keep.push_back(i);
     rule = "mask " + mask;
     return keep;
   }
@@ -85,7 +87,9 @@ FmriDataset read_bold5000_v2(const Config& cfg, MPI_Comm comm, ReaderExtras& ext
   if (subj.rfind("sub-", 0) == 0) subj = subj.substr(4);
   if (!std::regex_match(subj, std::regex(R"(CSI\d)")))
     throw ConfigError("import.subject: '" + subj + "' is not a BOLD5000 subject (CSI1, CSI2, CSI3 or CSI4)");
-  const std::string betas = opt_str(cfg, "import.betas", "TYPED-FITHRF-GLMDENOISE-RR");
+  // import.betas is shared with NSD, whose folder name is its schema default: that means "unset" here.
+  std::string betas = opt_str(cfg, "import.betas", "");
+  if (betas.empty() || betas == "betas_fithrf_GLMdenoise_RR") betas = "TYPED-FITHRF-GLMDENOISE-RR";
   const auto wanted = opt_integers(cfg, "import.session_list");
   extras.zscore_default = "session";
 
@@ -111,7 +115,8 @@ FmriDataset read_bold5000_v2(const Config& cfg, MPI_Comm comm, ReaderExtras& ext
       char ses[16];
       std::snprintf(ses, sizeof ses, "%02lld", static_cast<long long>(s.session));
       std::regex ev_re("sub-" + subj + "_ses-" + ses + "_task-5000scenes_run-(\\d+)_events\\.tsv");
-      for (const auto& e : find_files(source, "sub-" + subj + "_ses-" + std::string(ses) + "_task-5000scenes_run-\\d+_events\\.tsv")) {
+      for (const auto& e : find_files(source, "sub-" + subj + "_ses-" + std::string(ses) +
+                                                  "_task-5000scenes_run-\\d+_events\\.tsv")) {
         std::smatch em;
         std::string en = std::filesystem::path(e).filename().string();
         std::regex_match(en, em, ev_re);
@@ -119,8 +124,8 @@ FmriDataset read_bold5000_v2(const Config& cfg, MPI_Comm comm, ReaderExtras& ext
         s.runs.push_back(std::stoll(em[1]));
       }
       if (s.events.empty())
-        throw ImportError("no BIDS events (sub-" + subj + "_ses-" + ses + "_task-5000scenes_run-NN_events.tsv) under " +
-                          source + " for " + f);
+        throw ImportError("no BIDS events (sub-" + subj + "_ses-" + ses +
+                          "_task-5000scenes_run-NN_events.tsv) under " + source + " for " + f);
       sessions.push_back(std::move(s));
     }
     if (sessions.empty())
@@ -147,12 +152,14 @@ FmriDataset read_bold5000_v2(const Config& cfg, MPI_Comm comm, ReaderExtras& ext
     std::string rule;
     keep = mask_voxels(cfg, source, subj, first, rule);
     if (keep.empty()) throw ImportError("the voxel mask (" + rule + ") keeps no voxel");
-    log::info("import: {} sessions, {} trials, {} voxels ({})", sessions.size(), ids.size(), keep.size(), rule);
+    log::info("import: {} sessions, {} trials, {} voxels ({})", sessions.size(), ids.size(), keep.size(),
+              rule);
     ds.n_voxels = static_cast<std::int64_t>(keep.size());
     for (auto flat : keep) append_ijk(ds.ijk, flat, nx, ny);
     if (first.has_affine) ds.affine = first.affine;
   });
-  std::int64_t n_sessions = static_cast<std::int64_t>(sessions.size()), n_keep = static_cast<std::int64_t>(keep.size());
+  std::int64_t n_sessions = static_cast<std::int64_t>(sessions.size()),
+               n_keep = static_cast<std::int64_t>(keep.size());
   MPI_Bcast(&n_sessions, 1, MPI_INT64_T, 0, comm);
   MPI_Bcast(&n_keep, 1, MPI_INT64_T, 0, comm);
   std::int64_t grid[3] = {nx, ny, nz};
@@ -186,13 +193,15 @@ FmriDataset read_bold5000_v2(const Config& cfg, MPI_Comm comm, ReaderExtras& ext
         if (v.nx != grid[0] || v.ny != grid[1] || v.nz != grid[2])
           throw ImportError(file + ": grid differs from the first session's");
         if (v.nt != trials_per_session[static_cast<size_t>(s)])
-          throw ImportError(file + " holds " + std::to_string(v.nt) + " trials but its events.tsv files list " +
+          throw ImportError(file + " holds " + std::to_string(v.nt) +
+                            " trials but its events.tsv files list " +
                             std::to_string(trials_per_session[static_cast<size_t>(s)]));
         const std::int64_t nvox = v.voxels();
         std::vector<float> out(static_cast<size_t>(v.nt * n_keep));
         for (std::int64_t t = 0; t < v.nt; ++t)
           for (std::int64_t k = 0; k < n_keep; ++k)
-            out[static_cast<size_t>(t * n_keep + k)] = v.data[static_cast<size_t>(t * nvox + keep[static_cast<size_t>(k)])];
+            out[static_cast<size_t>(t * n_keep + k)] =
+                v.data[static_cast<size_t>(t * nvox + keep[static_cast<size_t>(k)])];
         return out;
       },
       ds.trial_responses, comm);
@@ -204,11 +213,13 @@ FmriDataset read_bold5000_v2(const Config& cfg, MPI_Comm comm, ReaderExtras& ext
       std::string path = eq == std::string::npos ? entry : entry.substr(eq + 1);
       std::string stem = file_stem(path);
       Volume r = read_nifti(path);
-      if (r.nx != grid[0] || r.ny != grid[1] || r.nz != grid[2]) throw ImportError(path + ": ROI grid differs from the betas'");
+      if (r.nx != grid[0] || r.ny != grid[1] || r.nz != grid[2])
+        throw ImportError(path + ": ROI grid differs from the betas'");
       std::vector<float> labels;
       for (auto flat : keep) labels.push_back(r.data[static_cast<size_t>(flat)]);
-      std::string name = eq == std::string::npos ? std::regex_replace(stem, std::regex("^(sub-)?" + subj + "_(mask-)?"), "")
-                                                 : entry.substr(0, eq);
+      std::string name = eq == std::string::npos
+                             ? std::regex_replace(stem, std::regex("^(sub-)?" + subj + "_(mask-)?"), "")
+                             : entry.substr(0, eq);
       auto table = label_table(cfg, stem, {std::filesystem::path(path).parent_path().string()});
       bool binary = std::all_of(labels.begin(), labels.end(), [](float x) { return !(x > 0) || x == 1.0f; });
       if (binary && table.empty()) table[1] = name;

@@ -18,7 +18,8 @@ namespace fs = std::filesystem;
 namespace deepvox::import {
 namespace {
 
-std::vector<float> read_matrix(const Config& cfg, const std::string& path, std::int64_t& rows, std::int64_t& cols) {
+std::vector<float> read_matrix(const Config& cfg, const std::string& path, std::int64_t& rows,
+                               std::int64_t& cols) {
   if (h5::is_hdf5(path)) {
     auto file = h5::File::open(path, h5::Mode::Read);
     std::string name = opt_str(cfg, "import.dataset", "");
@@ -27,11 +28,14 @@ std::vector<float> read_matrix(const Config& cfg, const std::string& path, std::
         name = "responses";
       } else {
         std::vector<std::string> found;
-        std::function<void(const h5::Group&, const std::string&)> walk = [&](const h5::Group& g, const std::string& at) {
+        std::function<void(const h5::Group&, const std::string&)> walk = [&](const h5::Group& g,
+                                                                             const std::string& at) {
           for (const auto& c : g.children()) {
             std::string p = at.empty() ? c : at + "/" + c;
-            if (g.is_group(c)) walk(g.group(c), p);
-            else if (g.dataset(c).shape().size() == 2 && !g.dataset(c).is_string()) found.push_back(p);
+            if (g.is_group(c))
+              walk(g.group(c), p);
+            else if (g.dataset(c).shape().size() == 2 && !g.dataset(c).is_string())
+              found.push_back(p);
           }
         };
         walk(file, "");
@@ -73,17 +77,20 @@ FmriDataset read_generic(const Config& cfg, MPI_Comm comm, ReaderExtras& extras)
     if (opt_flag(cfg, "import.transpose", false)) {
       std::vector<float> t(m.size());
       for (std::int64_t i = 0; i < rows; ++i)
-        for (std::int64_t j = 0; j < cols; ++j) t[static_cast<size_t>(j * rows + i)] = m[static_cast<size_t>(i * cols + j)];
+        for (std::int64_t j = 0; j < cols; ++j)
+          t[static_cast<size_t>(j * rows + i)] = m[static_cast<size_t>(i * cols + j)];
       m.swap(t);
       std::swap(rows, cols);
     }
     Table t = read_table(csv, ',');
     if (static_cast<std::int64_t>(t.rows.size()) != rows)
-      throw ImportError(path + " has " + std::to_string(rows) + " rows (trials) but " + csv + " lists " +
-                        std::to_string(t.rows.size()) + " stimuli" +
-                        (static_cast<std::int64_t>(t.rows.size()) == cols ? " (set import.transpose: true?)" : ""));
-    int c_id = t.column("stimulus_id", true), c_ses = t.column("session", false), c_run = t.column("run", false),
-        c_cat = t.column("category", false), c_split = t.column("split", false), c_path = t.column("path", false);
+      throw ImportError(
+          path + " has " + std::to_string(rows) + " rows (trials) but " + csv + " lists " +
+          std::to_string(t.rows.size()) + " stimuli" +
+          (static_cast<std::int64_t>(t.rows.size()) == cols ? " (set import.transpose: true?)" : ""));
+    int c_id = t.column("stimulus_id", true), c_ses = t.column("session", false),
+        c_run = t.column("run", false), c_cat = t.column("category", false),
+        c_split = t.column("split", false), c_path = t.column("path", false);
     std::vector<std::string> ids;
     for (size_t r = 0; r < t.rows.size(); ++r) {
       const auto& row = t.rows[r];
@@ -105,8 +112,8 @@ FmriDataset read_generic(const Config& cfg, MPI_Comm comm, ReaderExtras& extras)
         auto s = static_cast<size_t>(ds.trial_stimulus[r]);
         const std::string& x = t.rows[r][static_cast<size_t>(col)];
         if (set[s] && v[s] != x)
-          throw ImportError(csv + " line " + std::to_string(r + 2) + ": stimulus '" + ds.stimulus_ids[s] + "' has " +
-                            what + " '" + x + "' here and '" + v[s] + "' before");
+          throw ImportError(csv + " line " + std::to_string(r + 2) + ": stimulus '" + ds.stimulus_ids[s] +
+                            "' has " + what + " '" + x + "' here and '" + v[s] + "' before");
         v[s] = x;
         set[s] = 1;
       }
@@ -134,7 +141,7 @@ FmriDataset read_generic(const Config& cfg, MPI_Comm comm, ReaderExtras& extras)
     if (c_path >= 0) {
       fs::path base = fs::path(csv).parent_path();
       for (const auto& p : per_stimulus(c_path, "path"))
-        ds.stimulus_paths.push_back(p.empty() ? "" : fs::path(p).is_absolute() ? p : (base / p).string());
+        ds.stimulus_paths.push_back(p.empty() ? "" : fs::absolute(base / p).string());
     }
     for (const auto& entry : opt_strings(cfg, "import.rois")) {
       auto eq = entry.find('=');

@@ -40,8 +40,8 @@ std::string nsd_subject(const std::string& s) {
 }
 
 // Reads session betas [trials x kept voxels]; integer betas are NSD's percent signal change x 300.
-std::vector<float> read_betas(const std::string& path, std::int64_t expected_trials, const std::int64_t grid[3],
-                              const std::vector<std::int64_t>& keep) {
+std::vector<float> read_betas(const std::string& path, std::int64_t expected_trials,
+                              const std::int64_t grid[3], const std::vector<std::int64_t>& keep) {
   if (!h5::is_hdf5(path)) throw ImportError(path + ": missing or not an HDF5 file");
   h5::Handle file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "open " + path);
   if (H5Lexists(file.id(), "betas", H5P_DEFAULT) <= 0) throw ImportError(path + ": has no dataset /betas");
@@ -54,13 +54,14 @@ std::vector<float> read_betas(const std::string& path, std::int64_t expected_tri
   // grid = NIfTI (X, Y, Z); the MATLAB-written file appears as (trials, Z, Y, X) to a C reader.
   if (dims[1] != static_cast<hsize_t>(grid[2]) || dims[2] != static_cast<hsize_t>(grid[1]) ||
       dims[3] != static_cast<hsize_t>(grid[0]))
-    throw ImportError(path + ": /betas is " + std::to_string(dims[0]) + " x " + std::to_string(dims[1]) + " x " +
-                      std::to_string(dims[2]) + " x " + std::to_string(dims[3]) + "; expected trials x " +
-                      std::to_string(grid[2]) + " x " + std::to_string(grid[1]) + " x " + std::to_string(grid[0]) +
-                      " (trials x Z x Y x X of the ROI volumes' grid)");
+    throw ImportError(path + ": /betas is " + std::to_string(dims[0]) + " x " + std::to_string(dims[1]) +
+                      " x " + std::to_string(dims[2]) + " x " + std::to_string(dims[3]) +
+                      "; expected trials x " + std::to_string(grid[2]) + " x " + std::to_string(grid[1]) +
+                      " x " + std::to_string(grid[0]) + " (trials x Z x Y x X of the ROI volumes' grid)");
   if (static_cast<std::int64_t>(dims[0]) != expected_trials)
-    throw ImportError(path + ": /betas holds " + std::to_string(dims[0]) + " trials but responses.tsv lists " +
-                      std::to_string(expected_trials) + " for this session");
+    throw ImportError(path + ": /betas holds " + std::to_string(dims[0]) +
+                      " trials but responses.tsv lists " + std::to_string(expected_trials) +
+                      " for this session");
   const bool scaled = H5Tget_class(type.id()) == H5T_INTEGER;
   const std::int64_t nvox = grid[0] * grid[1] * grid[2], n_keep = static_cast<std::int64_t>(keep.size());
   std::vector<float> out(static_cast<size_t>(expected_trials * n_keep));
@@ -78,8 +79,10 @@ std::vector<float> read_betas(const std::string& path, std::int64_t expected_tri
       throw ImportError(path + ": cannot read /betas trials " + std::to_string(t0));
     for (hsize_t t = 0; t < n; ++t)
       for (std::int64_t k = 0; k < n_keep; ++k) {
-        float x = slab[static_cast<size_t>(t * static_cast<hsize_t>(nvox) + static_cast<hsize_t>(keep[static_cast<size_t>(k)]))];
-        out[static_cast<size_t>((t0 + t) * static_cast<hsize_t>(n_keep) + static_cast<hsize_t>(k))] = scaled ? x / 300.0f : x;
+        float x = slab[static_cast<size_t>(t * static_cast<hsize_t>(nvox) +
+                                           static_cast<hsize_t>(keep[static_cast<size_t>(k)]))];
+        out[static_cast<size_t>((t0 + t) * static_cast<hsize_t>(n_keep) + static_cast<hsize_t>(k))] =
+            scaled ? x / 300.0f : x;
       }
   }
   return out;
@@ -88,8 +91,9 @@ std::vector<float> read_betas(const std::string& path, std::int64_t expected_tri
 // Label volumes in a fixed priority: the first file to use a name gets it plain (V1v from
 // prf-visualrois, not from Kastner2015), later ones are qualified (Kastner2015.V1v).
 int priority(const std::string& stem) {
-  static const std::vector<std::string> order = {"nsdgeneral", "prf-visualrois", "floc-faces", "floc-bodies",
-                                                 "floc-places", "floc-words", "streams", "prf-eccrois"};
+  static const std::vector<std::string> order = {"nsdgeneral",  "prf-visualrois", "floc-faces",
+                                                 "floc-bodies", "floc-places",    "floc-words",
+                                                 "streams",     "prf-eccrois"};
   std::string base = std::regex_replace(stem, std::regex("^[lr]h\\."), "");
   auto it = std::find(order.begin(), order.end(), base);
   int p = it == order.end() ? static_cast<int>(order.size()) : static_cast<int>(it - order.begin());
@@ -119,12 +123,13 @@ FmriDataset read_nsd(const Config& cfg, MPI_Comm comm, ReaderExtras& extras) {
 
   // 1. Trials, sessions and the voxel mask (rank 0).
   on_root(comm, [&] {
-    std::string tsv = locate(source, {source + "/nsddata/ppdata/" + subj + "/behav/responses.tsv"}, "responses.tsv",
-                             "the NSD trial table of " + subj);
+    std::string tsv = locate(source, {source + "/nsddata/ppdata/" + subj + "/behav/responses.tsv"},
+                             "responses.tsv", "the NSD trial table of " + subj);
     Table t = read_table(tsv, '\t');
     int c_ses = t.column("SESSION", true), c_run = t.column("RUN", true), c_id = t.column("73KID", true);
     std::string beta_dir = source + "/nsddata_betas/ppdata/" + subj + "/" + space + "/" + betas;
-    if (!is_dir(beta_dir)) throw ImportError("no betas folder " + beta_dir + " (check import.space and import.betas)");
+    if (!is_dir(beta_dir))
+      throw ImportError("no betas folder " + beta_dir + " (check import.space and import.betas)");
     std::map<std::int64_t, std::string> by_session;
     std::regex re("betas_session(\\d+)\\.hdf5");
     for (const auto& f : find_files(beta_dir, "betas_session\\d+\\.hdf5")) {
@@ -143,7 +148,8 @@ FmriDataset read_nsd(const Config& cfg, MPI_Comm comm, ReaderExtras& extras) {
         if (parse_int(row[static_cast<size_t>(c_ses)], tsv) != s) continue;
         std::string where = tsv + " line " + std::to_string(r + 2);
         std::int64_t id = parse_int(row[static_cast<size_t>(c_id)], where);
-        if (id < 1 || id > 73000) throw ImportError(where + ": 73KID " + std::to_string(id) + " is outside 1..73000");
+        if (id < 1 || id > 73000)
+          throw ImportError(where + ": 73KID " + std::to_string(id) + " is outside 1..73000");
         ids.push_back(nsd_stimulus_id(id));
         ds.trial_session.push_back(s);
         ds.trial_run.push_back(parse_int(row[static_cast<size_t>(c_run)], where));
@@ -161,7 +167,8 @@ FmriDataset read_nsd(const Config& cfg, MPI_Comm comm, ReaderExtras& extras) {
     Volume m = read_nifti(mask_file);
     grid[0] = m.nx, grid[1] = m.ny, grid[2] = m.nz;
     for (std::int64_t i = 0; i < m.voxels(); ++i)
-      if (mask == "all" || (std::isfinite(m.data[static_cast<size_t>(i)]) && m.data[static_cast<size_t>(i)] > 0.0f))
+      if (mask == "all" ||
+          (std::isfinite(m.data[static_cast<size_t>(i)]) && m.data[static_cast<size_t>(i)] > 0.0f))
         keep.push_back(i);
     if (keep.empty()) throw ImportError(mask_file + ": the mask keeps no voxel");
     ds.n_voxels = static_cast<std::int64_t>(keep.size());
@@ -172,7 +179,8 @@ FmriDataset read_nsd(const Config& cfg, MPI_Comm comm, ReaderExtras& extras) {
   });
 
   // 2. Session betas in parallel, gathered on rank 0 in session order.
-  std::int64_t n_sessions = static_cast<std::int64_t>(files.size()), n_keep = static_cast<std::int64_t>(keep.size());
+  std::int64_t n_sessions = static_cast<std::int64_t>(files.size()),
+               n_keep = static_cast<std::int64_t>(keep.size());
   MPI_Bcast(&n_sessions, 1, MPI_INT64_T, 0, comm);
   MPI_Bcast(&n_keep, 1, MPI_INT64_T, 0, comm);
   MPI_Bcast(grid, 3, MPI_INT64_T, 0, comm);
@@ -190,14 +198,16 @@ FmriDataset read_nsd(const Config& cfg, MPI_Comm comm, ReaderExtras& extras) {
   read_sessions(
       n_sessions, n_keep,
       [&](std::int64_t s) {
-        return read_betas(files[static_cast<size_t>(s)], trials_per_session[static_cast<size_t>(s)], grid, keep);
+        return read_betas(files[static_cast<size_t>(s)], trials_per_session[static_cast<size_t>(s)], grid,
+                          keep);
       },
       ds.trial_responses, comm);
 
   // 3. ROI label volumes, the shared1000 test split and the image brick (rank 0).
   on_root(comm, [&] {
     std::vector<std::string> roi_files;
-    for (const auto& r : opt_strings(cfg, "import.rois")) roi_files.push_back(is_file(r) ? r : roi_dir + "/" + r + ".nii.gz");
+    for (const auto& r : opt_strings(cfg, "import.rois"))
+      roi_files.push_back(is_file(r) ? r : roi_dir + "/" + r + ".nii.gz");
     if (roi_files.empty())
       for (const auto& f : find_files(roi_dir, ".*\\.nii(\\.gz)?"))
         if (fs::path(f).parent_path() == fs::path(roi_dir)) roi_files.push_back(f);
@@ -229,14 +239,18 @@ FmriDataset read_nsd(const Config& cfg, MPI_Comm comm, ReaderExtras& extras) {
           shared.insert(nsd_stimulus_id(parse_int(row[static_cast<size_t>(c_id)], info) + 1));
       }
       for (size_t s = 0; s < ds.stimulus_ids.size(); ++s)
-        (shared.count(ds.stimulus_ids[s]) ? ds.split_test : ds.split_train).push_back(static_cast<std::int64_t>(s));
+        (shared.count(ds.stimulus_ids[s]) ? ds.split_test : ds.split_train)
+            .push_back(static_cast<std::int64_t>(s));
       extras.split_rule = "NSD convention: the shared1000 images (nsd_stim_info_merged.csv) are the test set";
     } else {
       log::warn("import: no {}; the test split will be seeded instead of NSD's shared1000", info);
     }
-    std::string brick = opt_str(cfg, "import.stimuli", source + "/nsddata_stimuli/stimuli/nsd/nsd_stimuli.hdf5");
-    if (h5::is_hdf5(brick)) extras.stimulus_images = fs::absolute(brick).string();
-    else log::warn("import: no image brick at {} (set import.stimuli to nsd_stimuli.hdf5)", brick);
+    std::string brick =
+        opt_str(cfg, "import.stimuli", source + "/nsddata_stimuli/stimuli/nsd/nsd_stimuli.hdf5");
+    if (h5::is_hdf5(brick))
+      extras.stimulus_images = fs::absolute(brick).string();
+    else
+      log::warn("import: no image brick at {} (set import.stimuli to nsd_stimuli.hdf5)", brick);
   });
   return ds;
 }

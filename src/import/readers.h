@@ -45,8 +45,8 @@ FmriDataset read_generic(const Config& cfg, MPI_Comm comm, ReaderExtras& extras)
 // ---------------- stimulus ids (run-files.md) ----------------
 // These belong with extract's image-brick ids; see the closing report about moving them to core/.
 std::string nsd_stimulus_id(std::int64_t nsd_73k_one_based);  // 13 -> "nsd-00013"
-std::string bdata_stimulus_id(double value);                   // printf("%.6f")
-std::string strip_rep_prefix(const std::string& name);         // "rep_x.jpg" -> "x.jpg"
+std::string bdata_stimulus_id(double value);                  // printf("%.6f")
+std::string strip_rep_prefix(const std::string& name);        // "rep_x.jpg" -> "x.jpg"
 
 // BOLD5000 images: file name -> path under Presented_Stimuli/{COCO,ImageNet,Scene}/, and the
 // category (the source image set, taken from the sub-folder, or from the file name if not found).
@@ -83,8 +83,8 @@ bool is_file(const std::string& path);
 std::vector<std::string> find_files(const std::string& root, const std::string& name_regex);
 // The first of the candidate paths that exists, else a recursive search for the file name under
 // root; throws ImportError naming what was looked for when there is none.
-std::string locate(const std::string& root, const std::vector<std::string>& candidates, const std::string& name,
-                   const std::string& what);
+std::string locate(const std::string& root, const std::vector<std::string>& candidates,
+                   const std::string& name, const std::string& what);
 std::string file_stem(const std::string& path);  // "dir/a.nii.gz" -> "a"
 
 // A delimited text table with a header line (CSV with quotes, or TSV).

@@ -79,10 +79,12 @@ std::vector<std::int64_t> or_zeros(std::vector<std::int64_t> v, std::int64_t n) 
 
 void check_split(const Prepared& p, const std::vector<std::int64_t>& rows, const std::string& name) {
   for (auto r : rows)
-    if (r < 0 || r >= p.S) bad(p, "split " + name + " has row " + std::to_string(r) + " outside [0, " + std::to_string(p.S) + ")");
+    if (r < 0 || r >= p.S)
+      bad(p, "split " + name + " has row " + std::to_string(r) + " outside [0, " + std::to_string(p.S) + ")");
 }
 
-Prepared prepare(FmriDataset ds, const Config& cfg, const WriteOptions& opt, const std::string& z, double fraction) {
+Prepared prepare(FmriDataset ds, const Config& cfg, const WriteOptions& opt, const std::string& z,
+                 double fraction) {
   Prepared p;
   p.format = ds.format;
   p.source = ds.source;
@@ -106,14 +108,16 @@ Prepared prepare(FmriDataset ds, const Config& cfg, const WriteOptions& opt, con
     if (it->first.empty()) bad(p, "stimulus " + std::to_string(s) + " has an empty id");
   }
   for (const auto* v : {&ds.trial_session, &ds.trial_run})
-    if (!v->empty() && static_cast<std::int64_t>(v->size()) != p.T) bad(p, "session/run vectors do not have one entry per trial");
+    if (!v->empty() && static_cast<std::int64_t>(v->size()) != p.T)
+      bad(p, "session/run vectors do not have one entry per trial");
   p.session = or_zeros(std::move(ds.trial_session), p.T);
   p.run = or_zeros(std::move(ds.trial_run), p.T);
   p.trial_stimulus = std::move(ds.trial_stimulus);
   p.rep_count.assign(static_cast<size_t>(p.S), 0);
   for (std::int64_t t = 0; t < p.T; ++t) {
     auto s = p.trial_stimulus[static_cast<size_t>(t)];
-    if (s < 0 || s >= p.S) bad(p, "trial " + std::to_string(t) + " points at stimulus row " + std::to_string(s));
+    if (s < 0 || s >= p.S)
+      bad(p, "trial " + std::to_string(t) + " points at stimulus row " + std::to_string(s));
     ++p.rep_count[static_cast<size_t>(s)];
   }
   for (std::int64_t s = 0; s < p.S; ++s)
@@ -123,14 +127,17 @@ Prepared prepare(FmriDataset ds, const Config& cfg, const WriteOptions& opt, con
 
   // 2. Optional per-stimulus and per-voxel metadata.
   if (!ds.stimulus_paths.empty()) {
-    if (static_cast<std::int64_t>(ds.stimulus_paths.size()) != p.S) bad(p, "stimulus_paths does not have one entry per stimulus");
+    if (static_cast<std::int64_t>(ds.stimulus_paths.size()) != p.S)
+      bad(p, "stimulus_paths does not have one entry per stimulus");
     if (std::any_of(ds.stimulus_paths.begin(), ds.stimulus_paths.end(), [](auto& s) { return !s.empty(); }))
       p.paths = std::move(ds.stimulus_paths);
   }
   if (!ds.category_names.empty()) {
-    if (static_cast<std::int64_t>(ds.category_index.size()) != p.S) bad(p, "category_index does not have one entry per stimulus");
+    if (static_cast<std::int64_t>(ds.category_index.size()) != p.S)
+      bad(p, "category_index does not have one entry per stimulus");
     for (auto c : ds.category_index)
-      if (c < -1 || c >= static_cast<std::int64_t>(ds.category_names.size())) bad(p, "category_index out of range");
+      if (c < -1 || c >= static_cast<std::int64_t>(ds.category_names.size()))
+        bad(p, "category_index out of range");
     p.category_names = std::move(ds.category_names);
     p.category_index = std::move(ds.category_index);
   }
@@ -143,7 +150,8 @@ Prepared prepare(FmriDataset ds, const Config& cfg, const WriteOptions& opt, con
     if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
       bad(p, "ROI name '" + name + "' cannot be an HDF5 dataset name");
     if (static_cast<std::int64_t>(it->second.size()) != p.V)
-      bad(p, "ROI '" + name + "' has " + std::to_string(it->second.size()) + " entries for " + std::to_string(p.V) + " voxels");
+      bad(p, "ROI '" + name + "' has " + std::to_string(it->second.size()) + " entries for " +
+                 std::to_string(p.V) + " voxels");
     p.roi_names.push_back(name);
     p.masks.push_back(std::move(it->second));
   }
@@ -153,7 +161,8 @@ Prepared prepare(FmriDataset ds, const Config& cfg, const WriteOptions& opt, con
     if (ds.affine) p.affine.assign(ds.affine->begin(), ds.affine->end());
   }
   if (!opt.voxel_xyz.empty()) {
-    if (static_cast<std::int64_t>(opt.voxel_xyz.size()) != 3 * p.V) bad(p, "voxel_xyz does not have 3 entries per voxel");
+    if (static_cast<std::int64_t>(opt.voxel_xyz.size()) != 3 * p.V)
+      bad(p, "voxel_xyz does not have 3 entries per voxel");
     p.xyz = opt.voxel_xyz;
   }
 
@@ -164,15 +173,21 @@ Prepared prepare(FmriDataset ds, const Config& cfg, const WriteOptions& opt, con
   p.valid = std::move(c.valid);
   p.n_invalid = std::count(p.valid.begin(), p.valid.end(), std::uint8_t{0});
   if (c.nonfinite_values > 0)
-    log::warn("import: {} non-finite trial values set to 0; their voxels are flagged invalid", c.nonfinite_values);
-  if (p.n_invalid > 0) log::warn("import: {} of {} voxels flagged invalid (NaN, or constant)", p.n_invalid, p.V);
+    log::warn("import: {} non-finite trial values set to 0; their voxels are flagged invalid",
+              c.nonfinite_values);
+  if (p.n_invalid > 0)
+    log::warn("import: {} of {} voxels flagged invalid (NaN, or constant)", p.n_invalid, p.V);
 
   // 4. Repetition groups (CSR, trials in chronological order) and per-stimulus means.
   p.rep_offset.assign(static_cast<size_t>(p.S + 1), 0);
-  for (std::int64_t s = 0; s < p.S; ++s) p.rep_offset[static_cast<size_t>(s + 1)] = p.rep_offset[static_cast<size_t>(s)] + p.rep_count[static_cast<size_t>(s)];
+  for (std::int64_t s = 0; s < p.S; ++s)
+    p.rep_offset[static_cast<size_t>(s + 1)] =
+        p.rep_offset[static_cast<size_t>(s)] + p.rep_count[static_cast<size_t>(s)];
   p.rep_trials.assign(static_cast<size_t>(p.T), 0);
   std::vector<std::int64_t> fill(p.rep_offset.begin(), p.rep_offset.end() - 1);
-  for (std::int64_t t = 0; t < p.T; ++t) p.rep_trials[static_cast<size_t>(fill[static_cast<size_t>(p.trial_stimulus[static_cast<size_t>(t)])]++)] = t;
+  for (std::int64_t t = 0; t < p.T; ++t)
+    p.rep_trials[static_cast<size_t>(fill[static_cast<size_t>(p.trial_stimulus[static_cast<size_t>(t)])]++)] =
+        t;
   for (std::int64_t s = 0; s < p.S; ++s)
     if (p.rep_count[static_cast<size_t>(s)] >= 2) p.rep_stimuli.push_back(s);
   p.responses.assign(static_cast<size_t>(p.S * p.V), 0.0f);
@@ -198,7 +213,8 @@ Prepared prepare(FmriDataset ds, const Config& cfg, const WriteOptions& opt, con
       side[static_cast<size_t>(r)] = 2;
     }
     for (auto r : ds.split_train) {
-      if (side[static_cast<size_t>(r)]) bad(p, "stimulus " + std::to_string(r) + " is in both train and test (or listed twice)");
+      if (side[static_cast<size_t>(r)])
+        bad(p, "stimulus " + std::to_string(r) + " is in both train and test (or listed twice)");
       side[static_cast<size_t>(r)] = 1;
     }
     p.test = std::move(ds.split_test);
@@ -208,7 +224,8 @@ Prepared prepare(FmriDataset ds, const Config& cfg, const WriteOptions& opt, con
         if (!side[static_cast<size_t>(s)]) p.train.push_back(s);
     p.split_rule = opt.split_rule.empty() ? "given by the reader" : opt.split_rule;
   } else {
-    auto seed = static_cast<std::uint64_t>(cfg.has("import.seed") ? cfg.integer("import.seed") : cfg.integer("seed"));
+    auto seed =
+        static_cast<std::uint64_t>(cfg.has("import.seed") ? cfg.integer("import.seed") : cfg.integer("seed"));
     if (!opt.split_groups.empty() && static_cast<std::int64_t>(opt.split_groups.size()) != p.S)
       bad(p, "split_groups does not have one entry per stimulus");
     seeded_split(p.S, p.category_index, opt.split_groups, fraction, seed, p.train, p.test);
@@ -217,8 +234,10 @@ Prepared prepare(FmriDataset ds, const Config& cfg, const WriteOptions& opt, con
                    (opt.split_groups.empty() ? "" : ", groups kept together");
   }
   p.stimulus_images = opt.stimulus_images;
-  log::info("import: {} stimuli, {} trials, {} voxels ({} invalid), {} ROIs, {} repeated stimuli, split {} train / {} test",
-            p.S, p.T, p.V, p.n_invalid, p.roi_names.size(), p.rep_stimuli.size(), p.train.size(), p.test.size());
+  log::info(
+      "import: {} stimuli, {} trials, {} voxels ({} invalid), {} ROIs, {} repeated stimuli, split {} train / "
+      "{} test",
+      p.S, p.T, p.V, p.n_invalid, p.roi_names.size(), p.rep_stimuli.size(), p.train.size(), p.test.size());
   return p;
 }
 
@@ -251,7 +270,8 @@ void write_affine(const h5::Dataset& d, const std::vector<double>& affine) {
 
 }  // namespace
 
-Cleaned clean_trials(std::vector<float>& trials, std::int64_t V, const std::vector<std::int64_t>& session, bool zscore) {
+Cleaned clean_trials(std::vector<float>& trials, std::int64_t V, const std::vector<std::int64_t>& session,
+                     bool zscore) {
   const std::int64_t T = static_cast<std::int64_t>(session.size());
   Cleaned c;
   c.valid.assign(static_cast<size_t>(V), 1);
@@ -303,7 +323,8 @@ Cleaned clean_trials(std::vector<float>& trials, std::int64_t V, const std::vect
           ++n[static_cast<size_t>(v)];
         }
     }
-    for (std::int64_t v = 0; v < V; ++v) sum[static_cast<size_t>(v)] /= std::max<std::int64_t>(n[static_cast<size_t>(v)], 1);
+    for (std::int64_t v = 0; v < V; ++v)
+      sum[static_cast<size_t>(v)] /= std::max<std::int64_t>(n[static_cast<size_t>(v)], 1);
     for (auto t : rows) {
       const float* row = trials.data() + t * V;
       for (std::int64_t v = 0; v < V; ++v)
@@ -313,7 +334,8 @@ Cleaned clean_trials(std::vector<float>& trials, std::int64_t V, const std::vect
         }
     }
     for (std::int64_t v = 0; v < V; ++v) {
-      double sd = std::sqrt(sq[static_cast<size_t>(v)] / std::max<std::int64_t>(n[static_cast<size_t>(v)], 1));
+      double sd =
+          std::sqrt(sq[static_cast<size_t>(v)] / std::max<std::int64_t>(n[static_cast<size_t>(v)], 1));
       sq[static_cast<size_t>(v)] = sd;  // reuse as the std
       if (!(sd > 0.0)) c.valid[static_cast<size_t>(v)] = 0;
     }
@@ -321,16 +343,18 @@ Cleaned clean_trials(std::vector<float>& trials, std::int64_t V, const std::vect
       float* row = trials.data() + t * V;
       for (std::int64_t v = 0; v < V; ++v) {
         double sd = sq[static_cast<size_t>(v)];
-        row[v] = (std::isfinite(row[v]) && sd > 0.0) ? static_cast<float>((row[v] - sum[static_cast<size_t>(v)]) / sd) : 0.0f;
+        row[v] = (std::isfinite(row[v]) && sd > 0.0)
+                     ? static_cast<float>((row[v] - sum[static_cast<size_t>(v)]) / sd)
+                     : 0.0f;
       }
     }
   }
   return c;
 }
 
-void seeded_split(std::int64_t S, const std::vector<std::int64_t>& category, const std::vector<std::int64_t>& groups,
-                  double test_fraction, std::uint64_t seed, std::vector<std::int64_t>& train,
-                  std::vector<std::int64_t>& test) {
+void seeded_split(std::int64_t S, const std::vector<std::int64_t>& category,
+                  const std::vector<std::int64_t>& groups, double test_fraction, std::uint64_t seed,
+                  std::vector<std::int64_t>& train, std::vector<std::int64_t>& test) {
   // Units: a group's stimuli, or one stimulus; ordered by their first row.
   std::vector<std::vector<std::int64_t>> units;
   std::unordered_map<std::int64_t, size_t> unit_of_group;
@@ -355,7 +379,8 @@ void seeded_split(std::int64_t S, const std::vector<std::int64_t>& category, con
   for (auto& [cat, members] : strata) {
     for (size_t i = members.size(); i > 1; --i) std::swap(members[i - 1], members[rng() % i]);
     std::int64_t n = static_cast<std::int64_t>(members.size());
-    std::int64_t k = n >= 2 ? std::clamp<std::int64_t>(std::llround(test_fraction * static_cast<double>(n)), 1, n - 1) : 0;
+    std::int64_t k =
+        n >= 2 ? std::clamp<std::int64_t>(std::llround(test_fraction * static_cast<double>(n)), 1, n - 1) : 0;
     if (test_fraction <= 0.0) k = 0;
     for (std::int64_t i = 0; i < k; ++i) is_test[members[static_cast<size_t>(i)]] = 1;
   }
@@ -376,7 +401,8 @@ void write_responses(FmriDataset ds, const Config& cfg, MPI_Comm comm, const Wri
   //    there stops every rank with the same message.
   std::string z = opt_str(cfg, "import.zscore", options.zscore_default);
   if (z == "auto") z = options.zscore_default;
-  if (z != "session" && z != "none") throw ConfigError("import.zscore must be session, none or auto, not '" + z + "'");
+  if (z != "session" && z != "none")
+    throw ConfigError("import.zscore must be session, none or auto, not '" + z + "'");
   double fraction = opt_real(cfg, "import.test_fraction", 0.1);
   if (!(fraction >= 0.0 && fraction < 1.0)) throw ConfigError("import.test_fraction must be in [0, 1)");
   Prepared p;
@@ -391,12 +417,14 @@ void write_responses(FmriDataset ds, const Config& cfg, MPI_Comm comm, const Wri
   raise_if_any(error, comm);
 
   // 2. Names and shapes to every rank (collective creates need identical arguments everywhere).
-  std::int64_t R = static_cast<std::int64_t>(p.rep_stimuli.size()), ntrain = static_cast<std::int64_t>(p.train.size()),
+  std::int64_t R = static_cast<std::int64_t>(p.rep_stimuli.size()),
+               ntrain = static_cast<std::int64_t>(p.train.size()),
                ntest = static_cast<std::int64_t>(p.test.size()), has_ijk = p.ijk.empty() ? 0 : 1,
                has_xyz = p.xyz.empty() ? 0 : 1;
   for (auto* v : {&p.S, &p.T, &p.V, &R, &ntrain, &ntest, &has_ijk, &has_xyz, &p.n_invalid}) bcast(*v, comm);
   for (auto* v : {&p.ids, &p.paths, &p.category_names, &p.roi_names}) bcast(*v, comm);
-  for (auto* s : {&p.format, &p.source, &p.subject, &p.zscore, &p.split_rule, &p.stimulus_images}) bcast(*s, comm);
+  for (auto* s : {&p.format, &p.source, &p.subject, &p.zscore, &p.split_rule, &p.stimulus_images})
+    bcast(*s, comm);
   bcast(p.affine, comm);
 
   // 3. Write through parallel HDF5: rank 0 provides the data, every rank takes part.
@@ -415,7 +443,8 @@ void write_responses(FmriDataset ds, const Config& cfg, MPI_Comm comm, const Wri
   split.write_attr("rule", p.split_rule);
   h5::Group rois = f.create_group("rois");
   for (size_t r = 0; r < p.roi_names.size(); ++r)
-    put<std::uint8_t>(rois, p.roi_names[r], root ? p.masks[r] : std::vector<std::uint8_t>{}, p.V, 1, false, root);
+    put<std::uint8_t>(rois, p.roi_names[r], root ? p.masks[r] : std::vector<std::uint8_t>{}, p.V, 1, false,
+                      root);
   h5::Group voxels = f.create_group("voxels");
   put<std::uint8_t>(voxels, "valid", p.valid, p.V, 1, false, root);
   if (has_ijk) {

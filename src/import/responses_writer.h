@@ -34,8 +34,8 @@ struct WriteOptions {
   std::vector<std::int64_t> split_groups;
   // "session" or "none": used when import.zscore is unset.
   std::string zscore_default = "none";
-  std::string split_rule;       // stored as an attribute when the reader gave the split
-  std::string stimulus_images;  // stored as the root attribute stimulus_images
+  std::string split_rule;         // stored as an attribute when the reader gave the split
+  std::string stimulus_images;    // stored as the root attribute stimulus_images
   std::vector<double> voxel_xyz;  // [V*3], optional
 };
 
@@ -50,8 +50,8 @@ struct Cleaned {
 // In place on row-major [T, V] trials: per-session z-scoring (ddof 0) when zscore, NaN/inf -> 0,
 // voxels with non-finite values, no variance over all trials, or (zscore) no variance in a session
 // flagged invalid.
-Cleaned clean_trials(std::vector<float>& trials, std::int64_t n_voxels, const std::vector<std::int64_t>& session,
-                     bool zscore);
+Cleaned clean_trials(std::vector<float>& trials, std::int64_t n_voxels,
+                     const std::vector<std::int64_t>& session, bool zscore);
 // Seeded train/test split (rows of stimulus_ids); see docs/import.md for the rule.
 void seeded_split(std::int64_t n_stimuli, const std::vector<std::int64_t>& category,
                   const std::vector<std::int64_t>& groups, double test_fraction, std::uint64_t seed,

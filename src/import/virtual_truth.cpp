@@ -133,11 +133,13 @@ void write_truth_file(const std::string& path, const TruthInputs& in) {
   for (std::size_t r = 0; r < p.roi_names.size(); ++r) {
     std::vector<std::uint8_t> mask(static_cast<std::size_t>(V));
     std::vector<float> nc, cr;
+    float share = 0;  // the ROI's category share (the same for all its voxels)
     for (std::int64_t v = 0; v < V; ++v) {
       mask[v] = p.roi[v] == static_cast<std::int64_t>(r) ? 1 : 0;
       if (mask[v]) {
         nc.push_back(ceiling[v]);
         cr.push_back(cat_r2[v]);
+        share = p.category_share[v];
       }
     }
     f.write_vector("rois/" + p.roi_names[r], mask);
@@ -148,8 +150,6 @@ void write_truth_file(const std::string& path, const TruthInputs& in) {
            << ")";
     } else {
       what << p.network << ":" << p.layers[r - 2];
-      const float share =
-          nc.empty() ? 0.0f : p.category_share[std::find(p.roi.begin(), p.roi.end(), r) - p.roi.begin()];
       if (share > 0)
         what << " + category evidence (" << static_cast<int>(std::lround(100 * share)) << "% of variance)";
     }

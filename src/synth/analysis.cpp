@@ -26,8 +26,9 @@ at::Tensor read_model_features(const std::string& features_path, const EncodingM
   return out;
 }
 
-RunPredictions predict_run(const EncodingModel& model, const std::string& features_path, const Responses& responses,
-                           std::int64_t batch_size, bool keep_residuals, MPI_Comm comm) {
+RunPredictions predict_run(const EncodingModel& model, const std::string& features_path,
+                           const Responses& responses, std::int64_t batch_size, bool keep_residuals,
+                           MPI_Comm comm) {
   RunPredictions out;
   const std::int64_t V = model.n_voxels();
   if (V != responses.n_voxels)
@@ -56,7 +57,8 @@ RunPredictions predict_run(const EncodingModel& model, const std::string& featur
       items.push_back({s, it->second, part == 0});
       if (part == 1) out.test_stimuli.push_back(s);
     }
-  if (missing) log::warn("synth: {} fMRI stimuli have no row in {} (left out of the analysis)", missing, features_path);
+  if (missing)
+    log::warn("synth: {} fMRI stimuli have no row in {} (left out of the analysis)", missing, features_path);
   out.residual_from_trials = !responses.trial_stimulus.empty();
   const auto trials_of = responses.trials_by_stimulus();
 
@@ -79,7 +81,8 @@ RunPredictions predict_run(const EncodingModel& model, const std::string& featur
         continue;
       }
       const auto& trials = trials_of[static_cast<size_t>(it.stimulus)];
-      std::vector<float> y = out.residual_from_trials ? responses.trials(trials) : responses.responses({it.stimulus});
+      std::vector<float> y =
+          out.residual_from_trials ? responses.trials(trials) : responses.responses({it.stimulus});
       const std::int64_t n = out.residual_from_trials ? static_cast<std::int64_t>(trials.size()) : 1;
       for (std::int64_t t = 0; t < n; ++t) {
         float* yt = y.data() + t * V;
@@ -113,7 +116,8 @@ RunPredictions predict_run(const EncodingModel& model, const std::string& featur
     auto test_rows = rd.vec<float>();
     auto residual_rows = rd.vec<float>();
     out.residual_samples += samples;
-    for (std::int64_t v = 0; v < V; ++v) out.residual_var[static_cast<size_t>(v)] += sumsq[static_cast<size_t>(v)];
+    for (std::int64_t v = 0; v < V; ++v)
+      out.residual_var[static_cast<size_t>(v)] += sumsq[static_cast<size_t>(v)];
     test_all.insert(test_all.end(), test_rows.begin(), test_rows.end());
     residual_all.insert(residual_all.end(), residual_rows.begin(), residual_rows.end());
   }

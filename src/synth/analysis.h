@@ -29,7 +29,8 @@ struct RunPredictions {
   at::Tensor residuals;  // [samples, V] float32 when asked for (ROI covariance)
 };
 
-RunPredictions predict_run(const EncodingModel& model, const std::string& features_path, const Responses& responses,
-                           std::int64_t batch_size, bool keep_residuals, MPI_Comm comm);
+RunPredictions predict_run(const EncodingModel& model, const std::string& features_path,
+                           const Responses& responses, std::int64_t batch_size, bool keep_residuals,
+                           MPI_Comm comm);
 
 }  // namespace deepvox::synth

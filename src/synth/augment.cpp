@@ -13,7 +13,8 @@ std::string Augmentation::describe() const {
          std::to_string(width) + "," + std::to_string(height) + ")";
 }
 
-Augmentation plan_augmentation(std::uint64_t seed, std::int64_t image, std::int64_t copy, int width, int height) {
+Augmentation plan_augmentation(std::uint64_t seed, std::int64_t image, std::int64_t copy, int width,
+                               int height) {
   Rng rng(seed, {0xa06dULL, static_cast<std::uint64_t>(image), static_cast<std::uint64_t>(copy)});
   const double fraction = 0.75 + 0.2 * rng.uniform();
   Augmentation a;
@@ -27,8 +28,8 @@ Augmentation plan_augmentation(std::uint64_t seed, std::int64_t image, std::int6
 
 image::RgbImage apply_augmentation(const image::RgbImage& img, const Augmentation& a) {
   if (a.x0 < 0 || a.y0 < 0 || a.x0 + a.width > img.width || a.y0 + a.height > img.height)
-    throw std::invalid_argument("augmentation window " + a.describe() + " is outside a " + std::to_string(img.width) +
-                                "x" + std::to_string(img.height) + " image");
+    throw std::invalid_argument("augmentation window " + a.describe() + " is outside a " +
+                                std::to_string(img.width) + "x" + std::to_string(img.height) + " image");
   image::RgbImage out;
   out.width = a.width;
   out.height = a.height;

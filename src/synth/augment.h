@@ -18,7 +18,8 @@ struct Augmentation {
   std::string describe() const;               // "flip+crop(x,y,w,h)"
 };
 
-Augmentation plan_augmentation(std::uint64_t seed, std::int64_t image, std::int64_t copy, int width, int height);
+Augmentation plan_augmentation(std::uint64_t seed, std::int64_t image, std::int64_t copy, int width,
+                               int height);
 image::RgbImage apply_augmentation(const image::RgbImage& img, const Augmentation& a);
 
 }  // namespace deepvox::synth

@@ -1,9 +1,8 @@
 #include "synth/figure.h"
 
-#include <opencv2/core.hpp>
-
 #include <algorithm>
 #include <cmath>
+#include <opencv2/core.hpp>
 
 #include "synth/plot.h"
 
@@ -16,7 +15,8 @@ void draw_repetition_figure(const RepetitionResult& rep,
   const auto& syn = rep.voxel[0];
   const auto& real = rep.voxel[1];
 
-  // Left: one point per voxel, coloured by its first ROI (grey: no ROI); y = x is "as good as a real repetition".
+  // Left: one point per voxel, coloured by its first ROI (grey: no ROI); y = x is "as good as a real
+  // repetition".
   double lo = 0, hi = 0;
   for (size_t v = 0; v < syn.size(); ++v)
     if (std::isfinite(syn[v]) && std::isfinite(real[v])) {
@@ -41,7 +41,8 @@ void draw_repetition_figure(const RepetitionResult& rep,
     left.points(xs, ys, r < 0 ? plot::kGrey : plot::color(r), 2);
   }
   std::vector<std::pair<std::string, cv::Scalar>> entries;
-  for (size_t r = 0; r < rois.size(); ++r) entries.emplace_back(rois[r].first, plot::color(static_cast<int>(r)));
+  for (size_t r = 0; r < rois.size(); ++r)
+    entries.emplace_back(rois[r].first, plot::color(static_cast<int>(r)));
   left.legend(entries);
 
   // Right: per ROI, the mean pattern correlation of synthetic vs real, real vs real, real vs mean of others.

@@ -5,8 +5,8 @@
 
 namespace deepvox::synth {
 
-std::vector<Bytes> allgather_chunks(const std::vector<std::pair<std::int64_t, Bytes>>& mine, std::int64_t n_chunks,
-                                    MPI_Comm comm) {
+std::vector<Bytes> allgather_chunks(const std::vector<std::pair<std::int64_t, Bytes>>& mine,
+                                    std::int64_t n_chunks, MPI_Comm comm) {
   int ranks = 1;
   MPI_Comm_size(comm, &ranks);
   // Header per rank: (chunk, size) pairs; then one byte stream per rank.
@@ -35,16 +35,17 @@ std::vector<Bytes> allgather_chunks(const std::vector<std::pair<std::int64_t, By
     throw std::runtime_error("allgather_chunks: more than 2 GiB of results in total");
   std::vector<std::int64_t> all_header(static_cast<size_t>(total_header));
   Bytes all_bytes(static_cast<size_t>(total_bytes));
-  MPI_Allgatherv(header.data(), my_header, MPI_INT64_T, all_header.data(), header_counts.data(), header_displs.data(),
-                 MPI_INT64_T, comm);
-  MPI_Allgatherv(stream.data(), my_bytes, MPI_BYTE, all_bytes.data(), byte_counts.data(), byte_displs.data(), MPI_BYTE,
-                 comm);
+  MPI_Allgatherv(header.data(), my_header, MPI_INT64_T, all_header.data(), header_counts.data(),
+                 header_displs.data(), MPI_INT64_T, comm);
+  MPI_Allgatherv(stream.data(), my_bytes, MPI_BYTE, all_bytes.data(), byte_counts.data(), byte_displs.data(),
+                 MPI_BYTE, comm);
   std::vector<Bytes> out(static_cast<size_t>(n_chunks));
   size_t pos = 0;
   for (size_t h = 0; h + 1 < all_header.size(); h += 2) {
     const auto chunk = all_header[h];
     const auto n = static_cast<size_t>(all_header[h + 1]);
-    if (chunk < 0 || chunk >= n_chunks) throw std::runtime_error("allgather_chunks: chunk index out of range");
+    if (chunk < 0 || chunk >= n_chunks)
+      throw std::runtime_error("allgather_chunks: chunk index out of range");
     out[static_cast<size_t>(chunk)].assign(all_bytes.begin() + static_cast<std::ptrdiff_t>(pos),
                                            all_bytes.begin() + static_cast<std::ptrdiff_t>(pos + n));
     pos += n;

@@ -17,8 +17,8 @@ using Bytes = std::vector<std::uint8_t>;
 
 // Every rank passes the (chunk, payload) pairs it computed; every rank gets all n_chunks payloads
 // (empty for chunks nobody computed). Payloads may differ in size.
-std::vector<Bytes> allgather_chunks(const std::vector<std::pair<std::int64_t, Bytes>>& mine, std::int64_t n_chunks,
-                                    MPI_Comm comm);
+std::vector<Bytes> allgather_chunks(const std::vector<std::pair<std::int64_t, Bytes>>& mine,
+                                    std::int64_t n_chunks, MPI_Comm comm);
 
 // Appends / reads plain values to / from a byte buffer.
 template <typename T>

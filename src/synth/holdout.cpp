@@ -44,12 +44,13 @@ std::vector<at::Tensor> gather_tensors(std::int64_t n_chunks, MPI_Comm comm, Fn 
 }  // namespace
 
 HoldoutModel HoldoutModel::fit(const EncodingModel& model, const std::string& features_path,
-                               const Responses& responses, const std::vector<std::string>& held_out, MPI_Comm comm) {
+                               const Responses& responses, const std::vector<std::string>& held_out,
+                               MPI_Comm comm) {
   HoldoutModel h;
   h.categories_ = held_out;
   if (model.lambda().size() != static_cast<size_t>(model.n_voxels()))
-    throw ConfigError("the unseen-categories model needs one lambda per voxel (/voxels/lambda [V]) in " + model.path() +
-                      "; set synth.holdout_count: 0 for a banded fit");
+    throw ConfigError("the unseen-categories model needs one lambda per voxel (/voxels/lambda [V]) in " +
+                      model.path() + "; set synth.holdout_count: 0 for a banded fit");
   const std::set<std::string> excluded(held_out.begin(), held_out.end());
   std::map<std::string, std::int64_t> feature_row;
   {
@@ -117,8 +118,8 @@ HoldoutModel HoldoutModel::fit(const EncodingModel& model, const std::string& fe
   for (std::int64_t v = 0; v < V; ++v)
     if (!responses.valid[static_cast<size_t>(v)]) intercept[v] = model.intercept()[static_cast<size_t>(v)];
   h.intercept_ = intercept;
-  log::info("synth: unseen-categories model refitted on {} training stimuli without {} held-out categories", n,
-            held_out.size());
+  log::info("synth: unseen-categories model refitted on {} training stimuli without {} held-out categories",
+            n, held_out.size());
   return h;
 }
 

@@ -19,8 +19,9 @@ namespace deepvox::synth {
 class HoldoutModel {
  public:
   // Collective. Kernel rows and voxel blocks are global chunks gathered in order (rank-count independent).
-  static HoldoutModel fit(const EncodingModel& model, const std::string& features_path, const Responses& responses,
-                          const std::vector<std::string>& held_out, MPI_Comm comm);
+  static HoldoutModel fit(const EncodingModel& model, const std::string& features_path,
+                          const Responses& responses, const std::vector<std::string>& held_out,
+                          MPI_Comm comm);
   const std::vector<std::string>& categories() const { return categories_; }
   std::int64_t n_train() const { return xz_.size(0); }
   at::Tensor predict(const at::Tensor& features) const;  // [B, P] -> [B, V]

@@ -12,7 +12,8 @@ NoiseModel NoiseModel::iid(const std::vector<double>& residual_var, const std::v
   NoiseModel m;
   m.n_voxels_ = static_cast<std::int64_t>(residual_var.size());
   std::vector<float> sigma(residual_var.size());
-  for (size_t v = 0; v < sigma.size(); ++v) sigma[v] = valid[v] ? static_cast<float>(std::sqrt(residual_var[v])) : 0.0f;
+  for (size_t v = 0; v < sigma.size(); ++v)
+    sigma[v] = valid[v] ? static_cast<float>(std::sqrt(residual_var[v])) : 0.0f;
   m.sigma_ = at::tensor(sigma, at::kFloat);
   return m;
 }
@@ -46,13 +47,14 @@ NoiseModel NoiseModel::roi(const at::Tensor& residuals, const std::vector<double
       taken[static_cast<size_t>(c)] = 1;
       sigma[c] = 0.0f;
     }
-    log::info("synth: ROI {}: residual covariance of {} voxels from {} samples (shrinkage {})", name, cols.size(),
-              residuals.size(0), shrinkage);
+    log::info("synth: ROI {}: residual covariance of {} voxels from {} samples (shrinkage {})", name,
+              cols.size(), residuals.size(0), shrinkage);
   }
   return m;
 }
 
-at::Tensor NoiseModel::sample(const std::vector<std::int64_t>& rows, std::int64_t reps, std::uint64_t seed) const {
+at::Tensor NoiseModel::sample(const std::vector<std::int64_t>& rows, std::int64_t reps,
+                              std::uint64_t seed) const {
   const auto n = static_cast<std::int64_t>(rows.size()) * reps;
   at::Tensor z = at::empty({n, n_voxels_}, at::kFloat);
   auto zp = z.data_ptr<float>();
@@ -63,7 +65,8 @@ at::Tensor NoiseModel::sample(const std::vector<std::int64_t>& rows, std::int64_
       for (std::int64_t v = 0; v < n_voxels_; ++v) out[v] = static_cast<float>(rng.normal());
     }
   at::Tensor noise = z * sigma_;
-  for (const auto& [idx, factor] : factors_) noise.index_copy_(1, idx, at::mm(z.index_select(1, idx), factor.t()));
+  for (const auto& [idx, factor] : factors_)
+    noise.index_copy_(1, idx, at::mm(z.index_select(1, idx), factor.t()));
   return noise;
 }
 

@@ -21,7 +21,8 @@ class NoiseModel {
   // residuals [samples, V]; each valid voxel belongs to the first ROI (name order) that holds it.
   static NoiseModel roi(const at::Tensor& residuals, const std::vector<double>& residual_var,
                         const std::vector<std::uint8_t>& valid,
-                        const std::vector<std::pair<std::string, std::vector<std::uint8_t>>>& rois, double shrinkage);
+                        const std::vector<std::pair<std::string, std::vector<std::uint8_t>>>& rois,
+                        double shrinkage);
 
   // Noise for each (row, repetition), row-major over rows then repetitions: [rows.size() * reps, V].
   // Row m, repetition r always gets the same draw from `seed`, whichever rank computes it.

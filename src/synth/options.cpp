@@ -39,8 +39,9 @@ Options read_options(const Config& cfg) {
       if (f.has_attr("images")) o.images_path = f.read_attr_string("images");
     }
     if (o.images_path.empty() || !fs::exists(o.images_path))
-      o.images_path = cfg.has("extract.images") ? cfg.str("extract.images")
-                                                : (fs::path(cfg.run_dir()) / "stimuli" / "manifest.csv").string();
+      o.images_path = cfg.has("extract.images")
+                          ? cfg.str("extract.images")
+                          : (fs::path(cfg.run_dir()) / "stimuli" / "manifest.csv").string();
     if (!fs::exists(o.images_path)) o.images_path.clear();
     if (cfg.has("extract.brick_dataset")) o.brick_dataset = cfg.str("extract.brick_dataset");
   }
@@ -54,12 +55,17 @@ Options read_options(const Config& cfg) {
   if (o.augment_copies < 0) throw ConfigError("synth.augment_copies must be >= 0");
   if (o.max_augmented < 0) throw ConfigError("synth.max_augmented_images must be >= 0");
   const std::string noise = cfg.str("synth.noise");
-  if (noise == "none") o.noise = Noise::None;
-  else if (noise == "iid") o.noise = Noise::Iid;
-  else if (noise == "roi") o.noise = Noise::Roi;
-  else throw ConfigError("synth.noise must be none, iid or roi, got '" + noise + "'");
+  if (noise == "none")
+    o.noise = Noise::None;
+  else if (noise == "iid")
+    o.noise = Noise::Iid;
+  else if (noise == "roi")
+    o.noise = Noise::Roi;
+  else
+    throw ConfigError("synth.noise must be none, iid or roi, got '" + noise + "'");
   o.repetitions = o.noise == Noise::None ? 0 : cfg.integer("synth.repetitions");
-  if (o.noise != Noise::None && o.repetitions <= 0) throw ConfigError("synth.repetitions must be positive with noise");
+  if (o.noise != Noise::None && o.repetitions <= 0)
+    throw ConfigError("synth.repetitions must be positive with noise");
   o.cov_shrinkage = cfg.real("synth.cov_shrinkage");
   if (o.cov_shrinkage < 0 || o.cov_shrinkage > 1) throw ConfigError("synth.cov_shrinkage must be in [0, 1]");
   o.holdout_auto = !cfg.has("synth.holdout_categories");
@@ -68,7 +74,8 @@ Options read_options(const Config& cfg) {
   if (o.holdout_count < 0) throw ConfigError("synth.holdout_count must be >= 0");
   o.group_column = cfg.str("synth.group_column");
   o.device = cfg.str("synth.device");
-  if (o.device != "cpu" && o.device != "cuda") throw ConfigError("synth.device must be cpu or cuda, got '" + o.device + "'");
+  if (o.device != "cpu" && o.device != "cuda")
+    throw ConfigError("synth.device must be cpu or cuda, got '" + o.device + "'");
   o.figure = cfg.flag("synth.figure");
   o.seed = static_cast<std::uint64_t>(cfg.integer("seed"));
   return o;

@@ -1,19 +1,19 @@
 #include "synth/plot.h"
 
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <stdexcept>
 
 namespace deepvox::synth::plot {
 
 cv::Scalar color(int i) {
   // Tableau 10 in BGR.
-  static const cv::Scalar p[] = {{180, 119, 31}, {14, 127, 255}, {44, 160, 44},  {40, 39, 214},  {189, 103, 148},
-                                 {75, 86, 140},  {194, 119, 227}, {127, 127, 127}, {34, 189, 188}, {207, 190, 23}};
+  static const cv::Scalar p[] = {{180, 119, 31},  {14, 127, 255}, {44, 160, 44},   {40, 39, 214},
+                                 {189, 103, 148}, {75, 86, 140},  {194, 119, 227}, {127, 127, 127},
+                                 {34, 189, 188},  {207, 190, 23}};
   return p[((i % 10) + 10) % 10];
 }
 
@@ -36,7 +36,8 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
       break;
     }
   std::vector<double> t;
-  for (double v = std::ceil(lo / step) * step; v <= hi + 1e-9 * span; v += step) t.push_back(std::fabs(v) < 1e-12 ? 0 : v);
+  for (double v = std::ceil(lo / step) * step; v <= hi + 1e-9 * span; v += step)
+    t.push_back(std::fabs(v) < 1e-12 ? 0 : v);
   return t;
 }
 std::string fmt(double v) {
@@ -55,7 +56,8 @@ cv::Point Axes::at(double x, double y) const {
           area_.y + area_.height - static_cast<int>(std::lround(fy * area_.height))};
 }
 
-void Axes::frame(const std::string& title, const std::string& xlabel, const std::string& ylabel, bool xticks) {
+void Axes::frame(const std::string& title, const std::string& xlabel, const std::string& ylabel,
+                 bool xticks) {
   for (double t : nice_ticks(y0_, y1_, 5)) {
     cv::Point p = at(x0_, t);
     cv::line(img_, p, {area_.x + area_.width, p.y}, kLightGrey, 1);
@@ -78,7 +80,8 @@ void Axes::frame(const std::string& title, const std::string& xlabel, const std:
   cv::Mat rotated;
   cv::rotate(label, rotated, cv::ROTATE_90_COUNTERCLOCKWISE);
   int x = std::max(0, area_.x - 62), y = std::max(0, area_.y + area_.height / 2 - rotated.rows / 2);
-  if (x + rotated.cols <= img_.cols && y + rotated.rows <= img_.rows) rotated.copyTo(img_(cv::Rect(x, y, rotated.cols, rotated.rows)));
+  if (x + rotated.cols <= img_.cols && y + rotated.rows <= img_.rows)
+    rotated.copyTo(img_(cv::Rect(x, y, rotated.cols, rotated.rows)));
 }
 
 void Axes::xtick_labels(const std::vector<std::pair<double, std::string>>& ticks) {
@@ -98,23 +101,26 @@ void Axes::line(double xa, double ya, double xb, double yb, cv::Scalar c, int th
   const double len = std::hypot(b.x - a.x, b.y - a.y);
   const int pieces = std::max(1, static_cast<int>(len / 6));
   for (int i = 0; i < pieces; i += 2) {
-    const double f0 = static_cast<double>(i) / pieces, f1 = std::min(1.0, static_cast<double>(i + 1) / pieces);
+    const double f0 = static_cast<double>(i) / pieces,
+                 f1 = std::min(1.0, static_cast<double>(i + 1) / pieces);
     cv::line(img_, {a.x + static_cast<int>(f0 * (b.x - a.x)), a.y + static_cast<int>(f0 * (b.y - a.y))},
-             {a.x + static_cast<int>(f1 * (b.x - a.x)), a.y + static_cast<int>(f1 * (b.y - a.y))}, c, thickness,
-             cv::LINE_AA);
+             {a.x + static_cast<int>(f1 * (b.x - a.x)), a.y + static_cast<int>(f1 * (b.y - a.y))}, c,
+             thickness, cv::LINE_AA);
   }
 }
 
 void Axes::polyline(const std::vector<double>& x, const std::vector<double>& y, cv::Scalar c, int thickness,
                     bool markers) {
   for (size_t i = 0; i + 1 < x.size(); ++i)
-    if (std::isfinite(y[i]) && std::isfinite(y[i + 1])) cv::line(img_, at(x[i], y[i]), at(x[i + 1], y[i + 1]), c, thickness, cv::LINE_AA);
+    if (std::isfinite(y[i]) && std::isfinite(y[i + 1]))
+      cv::line(img_, at(x[i], y[i]), at(x[i + 1], y[i + 1]), c, thickness, cv::LINE_AA);
   if (markers) points(x, y, c, thickness + 2);
 }
 
 void Axes::points(const std::vector<double>& x, const std::vector<double>& y, cv::Scalar c, int radius) {
   for (size_t i = 0; i < x.size(); ++i)
-    if (std::isfinite(x[i]) && std::isfinite(y[i])) cv::circle(img_, at(x[i], y[i]), radius, c, cv::FILLED, cv::LINE_AA);
+    if (std::isfinite(x[i]) && std::isfinite(y[i]))
+      cv::circle(img_, at(x[i], y[i]), radius, c, cv::FILLED, cv::LINE_AA);
 }
 
 void Axes::bar(double x_left, double x_right, double y, cv::Scalar c) {
@@ -123,7 +129,9 @@ void Axes::bar(double x_left, double x_right, double y, cv::Scalar c) {
   cv::rectangle(img_, at(x_left, base), at(x_right, y), c, cv::FILLED);
 }
 
-void Axes::text(double x, double y, const std::string& s, cv::Scalar c, double scale) { put_text(img_, s, at(x, y), scale, c); }
+void Axes::text(double x, double y, const std::string& s, cv::Scalar c, double scale) {
+  put_text(img_, s, at(x, y), scale, c);
+}
 
 void Axes::legend(const std::vector<std::pair<std::string, cv::Scalar>>& entries, bool right) {
   int y = area_.y + 16;
@@ -150,8 +158,8 @@ void heatmap(cv::Mat& img, cv::Rect area, const std::vector<double>& values, int
       cv::Point b(area.x + static_cast<int>((c + 1) * cw), area.y + static_cast<int>((r + 1) * ch));
       cv::rectangle(img, a, b, fill, cv::FILLED);
       if (cw >= 18 && ch >= 12)
-        put_text(img, fmt(v), {(a.x + b.x) / 2, (a.y + b.y) / 2 + 4}, 0.33, f > 0.6 ? cv::Scalar(255, 255, 255) : kBlack,
-                 true);
+        put_text(img, fmt(v), {(a.x + b.x) / 2, (a.y + b.y) / 2 + 4}, 0.33,
+                 f > 0.6 ? cv::Scalar(255, 255, 255) : kBlack, true);
     }
   cv::rectangle(img, area, kBlack, 1);
   put_text(img, title, {area.x + area.width / 2, area.y - 8}, 0.45, kBlack, true);

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <opencv2/core.hpp>
-
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,7 +17,8 @@ class Axes {
   // Data window [x0, x1] x [y0, y1] drawn in `area` of img (margins for labels are outside area).
   Axes(cv::Mat& img, cv::Rect area, double x0, double x1, double y0, double y1);
   cv::Point at(double x, double y) const;
-  void frame(const std::string& title, const std::string& xlabel, const std::string& ylabel, bool xticks = true);
+  void frame(const std::string& title, const std::string& xlabel, const std::string& ylabel,
+             bool xticks = true);
   void xtick_labels(const std::vector<std::pair<double, std::string>>& ticks);
   void line(double xa, double ya, double xb, double yb, cv::Scalar c, int thickness = 1, bool dashed = false);
   void polyline(const std::vector<double>& x, const std::vector<double>& y, cv::Scalar c, int thickness = 2,
@@ -40,7 +40,8 @@ void heatmap(cv::Mat& img, cv::Rect area, const std::vector<double>& values, int
              const std::string& title, const std::vector<std::string>& row_labels,
              const std::vector<std::string>& col_labels);
 
-void put_text(cv::Mat& img, const std::string& s, cv::Point p, double scale, cv::Scalar c, bool centred = false);
+void put_text(cv::Mat& img, const std::string& s, cv::Point p, double scale, cv::Scalar c,
+              bool centred = false);
 // Writes a PNG; throws std::runtime_error naming the path on failure.
 void save_png(const std::string& path, const cv::Mat& img);
 

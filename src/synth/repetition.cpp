@@ -9,7 +9,8 @@
 
 namespace deepvox::synth {
 
-const char* const kMeasureNames[kMeasures] = {"syn_vs_rep", "rep_vs_rep", "rep_vs_mean_others", "syn_vs_mean"};
+const char* const kMeasureNames[kMeasures] = {"syn_vs_rep", "rep_vs_rep", "rep_vs_mean_others",
+                                              "syn_vs_mean"};
 
 namespace {
 
@@ -35,7 +36,8 @@ std::vector<at::Tensor> measures(const at::Tensor& pred, const std::vector<at::T
     for (int64_t l = 0; l < K; ++l)
       if (l != k) rep_rep += corr(reps[k], reps[l], dim);
   }
-  return {syn_rep / K, rep_rep / (K * (K - 1)), rep_others / K, corr(pred, sum / static_cast<double>(K), dim)};
+  return {syn_rep / K, rep_rep / (K * (K - 1)), rep_others / K,
+          corr(pred, sum / static_cast<double>(K), dim)};
 }
 
 double nanmean(const std::vector<double>& v) {
@@ -64,9 +66,9 @@ std::vector<double> to_vector(const at::Tensor& t) {
 
 }  // namespace
 
-RepetitionResult repetition_analysis(const at::Tensor& pred, const std::vector<at::Tensor>& reps,
-                                     const std::vector<std::uint8_t>& valid,
-                                     const std::vector<std::pair<std::string, std::vector<std::uint8_t>>>& rois) {
+RepetitionResult repetition_analysis(
+    const at::Tensor& pred, const std::vector<at::Tensor>& reps, const std::vector<std::uint8_t>& valid,
+    const std::vector<std::pair<std::string, std::vector<std::uint8_t>>>& rois) {
   RepetitionResult out;
   out.repetitions = static_cast<std::int64_t>(reps.size());
   const std::int64_t V = pred.size(1);
@@ -77,7 +79,8 @@ RepetitionResult repetition_analysis(const at::Tensor& pred, const std::vector<a
   for (int m = 0; m < kMeasures; ++m) {
     out.voxel[m] = to_vector(voxel[static_cast<size_t>(m)]);
     for (std::int64_t v = 0; v < V; ++v)
-      if (!valid[static_cast<size_t>(v)]) out.voxel[m][static_cast<size_t>(v)] = std::numeric_limits<double>::quiet_NaN();
+      if (!valid[static_cast<size_t>(v)])
+        out.voxel[m][static_cast<size_t>(v)] = std::numeric_limits<double>::quiet_NaN();
   }
   std::vector<std::pair<std::string, std::vector<std::uint8_t>>> groups = {{"all", valid}};
   groups.insert(groups.end(), rois.begin(), rois.end());
@@ -133,23 +136,26 @@ std::vector<std::string> describe_repetition(const RepetitionResult& r) {
     const double diff = roi.pattern_mean[0] - roi.pattern_mean[1];
     const double diff_mean = roi.pattern_mean[0] - roi.pattern_mean[2];
     std::ostringstream os;
-    os << roi.name << " (" << roi.n_voxels << " voxels): pattern r synthetic-vs-real " << fmt(roi.pattern_mean[0])
-       << ", real-vs-real " << fmt(roi.pattern_mean[1]) << ", real-vs-mean-of-others " << fmt(roi.pattern_mean[2])
-       << "; voxelwise " << fmt(roi.voxel_mean[0]) << " vs " << fmt(roi.voxel_mean[1]) << " ("
-       << fmt(100 * roi.voxel_fraction_syn_better) << "% of voxels favour synthetic); sign test over stimuli p = "
-       << roi.pattern_sign_p;
+    os << roi.name << " (" << roi.n_voxels << " voxels): pattern r synthetic-vs-real "
+       << fmt(roi.pattern_mean[0]) << ", real-vs-real " << fmt(roi.pattern_mean[1])
+       << ", real-vs-mean-of-others " << fmt(roi.pattern_mean[2]) << "; voxelwise " << fmt(roi.voxel_mean[0])
+       << " vs " << fmt(roi.voxel_mean[1]) << " (" << fmt(100 * roi.voxel_fraction_syn_better)
+       << "% of voxels favour synthetic); sign test over stimuli p = " << roi.pattern_sign_p;
     lines.push_back(os.str());
     if (roi.name == "all") continue;
     const bool significant = roi.pattern_sign_p < 0.05;
     std::string item = roi.name + " (" + (diff >= 0 ? "+" : "") + fmt(diff) + " r, " +
-                       (diff_mean >= 0 ? "+" : "") + fmt(diff_mean) + " against the mean of other repetitions" +
-                       (significant ? "" : ", not significant") + ")";
-    (diff > 0 ? beats : loses) += (diff > 0 ? (beats.empty() ? "" : "; ") : (loses.empty() ? "" : "; ")) + item;
+                       (diff_mean >= 0 ? "+" : "") + fmt(diff_mean) +
+                       " against the mean of other repetitions" + (significant ? "" : ", not significant") +
+                       ")";
+    (diff > 0 ? beats : loses) +=
+        (diff > 0 ? (beats.empty() ? "" : "; ") : (loses.empty() ? "" : "; ")) + item;
   }
-  lines.push_back("verdict: synthetic responses correlate with a real repetition better than another real repetition "
-                  "does in: " +
-                  (beats.empty() ? std::string("no ROI") : beats) +
-                  ". Not better in: " + (loses.empty() ? std::string("no ROI") : loses) + ".");
+  lines.push_back(
+      "verdict: synthetic responses correlate with a real repetition better than another real repetition "
+      "does in: " +
+      (beats.empty() ? std::string("no ROI") : beats) +
+      ". Not better in: " + (loses.empty() ? std::string("no ROI") : loses) + ".");
   return lines;
 }
 

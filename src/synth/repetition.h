@@ -33,16 +33,16 @@ struct RoiRepetition {
 };
 
 struct RepetitionResult {
-  std::int64_t repetitions = 0;       // K
-  std::vector<std::int64_t> stimuli;  // rows of responses.h5 used
+  std::int64_t repetitions = 0;          // K
+  std::vector<std::int64_t> stimuli;     // rows of responses.h5 used
   std::vector<double> voxel[kMeasures];  // [V] each, NaN for invalid voxels
   std::vector<RoiRepetition> rois;       // "all" (every valid voxel) first, then each ROI
 };
 
 // pred: [n, V] synthetic responses; reps: K tensors [n, V] of real single trials, rep k of each stimulus.
-RepetitionResult repetition_analysis(const at::Tensor& pred, const std::vector<at::Tensor>& reps,
-                                     const std::vector<std::uint8_t>& valid,
-                                     const std::vector<std::pair<std::string, std::vector<std::uint8_t>>>& rois);
+RepetitionResult repetition_analysis(
+    const at::Tensor& pred, const std::vector<at::Tensor>& reps, const std::vector<std::uint8_t>& valid,
+    const std::vector<std::pair<std::string, std::vector<std::uint8_t>>>& rois);
 
 // One log line per ROI and a verdict naming where synthetic beats real and by how much.
 std::vector<std::string> describe_repetition(const RepetitionResult& r);

@@ -34,8 +34,8 @@ std::optional<ImageSet> open_image_set(const Options& opt) {
   } catch (const std::exception& e) {
     // Only synth.images is required; the run's manifest merely adds categories and augmentation.
     if (opt.source == Source::Images) throw ConfigError(std::string("synth.images: ") + e.what());
-    log::warn("synth: cannot open the image set {} ({}): no augmented copies or manifest categories", opt.images_path,
-              e.what());
+    log::warn("synth: cannot open the image set {} ({}): no augmented copies or manifest categories",
+              opt.images_path, e.what());
     return std::nullopt;
   }
   return out;
@@ -45,7 +45,8 @@ SynthRows build_rows(const Options& opt, const Responses* responses, const std::
   SynthRows r;
   std::map<std::string, std::int64_t> image_of;
   if (images)
-    for (std::int64_t i = 0; i < images->set->size(); ++i) image_of[images->set->ids()[static_cast<size_t>(i)]] = i;
+    for (std::int64_t i = 0; i < images->set->size(); ++i)
+      image_of[images->set->ids()[static_cast<size_t>(i)]] = i;
   std::set<std::int64_t> train, test;
   if (responses) {
     train.insert(responses->train.begin(), responses->train.end());
@@ -55,7 +56,8 @@ SynthRows build_rows(const Options& opt, const Responses* responses, const std::
     const std::int64_t resp = responses ? responses->row_of(id) : -1;
     std::string category;
     if (resp >= 0 && responses->category[static_cast<size_t>(resp)] >= 0)
-      category = responses->category_names.at(static_cast<size_t>(responses->category[static_cast<size_t>(resp)]));
+      category =
+          responses->category_names.at(static_cast<size_t>(responses->category[static_cast<size_t>(resp)]));
     else if (image >= 0)
       category = images->set->categories()[static_cast<size_t>(image)];
     std::string group = image >= 0 ? images->group[static_cast<size_t>(image)] : "";
@@ -70,7 +72,8 @@ SynthRows build_rows(const Options& opt, const Responses* responses, const std::
   };
 
   if (opt.source == Source::Images) {
-    for (std::int64_t i = 0; i < images->set->size(); ++i) add(images->set->ids()[static_cast<size_t>(i)], -1, i);
+    for (std::int64_t i = 0; i < images->set->size(); ++i)
+      add(images->set->ids()[static_cast<size_t>(i)], -1, i);
   } else {
     auto f = h5::File::open(opt.features_path, h5::Mode::Read);
     if (!f.exists("stimulus_ids")) throw ConfigError(opt.features_path + " has no /stimulus_ids");
@@ -91,11 +94,13 @@ SynthRows build_rows(const Options& opt, const Responses* responses, const std::
   // every image first, so the absolute cap keeps the copies spread over all images and categories.
   if (opt.augment_copies > 0) {
     if (!images)
-      throw ConfigError("synth.augment_copies needs the images behind the features (extract.images or the features "
-                        "file's `images` attribute); none found");
+      throw ConfigError(
+          "synth.augment_copies needs the images behind the features (extract.images or the features "
+          "file's `images` attribute); none found");
     std::vector<std::int64_t> sources;
     for (std::int64_t i = 0; i < r.size(); ++i)
-      if (r.image_index[static_cast<size_t>(i)] >= 0 && (!responses || train.count(r.responses_row[static_cast<size_t>(i)])))
+      if (r.image_index[static_cast<size_t>(i)] >= 0 &&
+          (!responses || train.count(r.responses_row[static_cast<size_t>(i)])))
         sources.push_back(i);
     std::int64_t added = 0;
     for (std::int64_t k = 1; k <= opt.augment_copies; ++k) {
@@ -114,8 +119,8 @@ SynthRows build_rows(const Options& opt, const Responses* responses, const std::
       }
     }
     if (added < opt.augment_copies * static_cast<std::int64_t>(sources.size()))
-      log::info("synth: augmented images capped at synth.max_augmented_images = {} ({} wanted)", opt.max_augmented,
-                opt.augment_copies * static_cast<std::int64_t>(sources.size()));
+      log::info("synth: augmented images capped at synth.max_augmented_images = {} ({} wanted)",
+                opt.max_augmented, opt.augment_copies * static_cast<std::int64_t>(sources.size()));
   }
   return r;
 }
@@ -126,8 +131,10 @@ FeatureSource::FeatureSource(const Options& opt, const EncodingModel& model, con
     : opt_(opt), model_(model), rows_(rows), images_(images) {}
 
 void FeatureSource::check() {
-  const bool from_file = std::any_of(rows_.feature_row.begin(), rows_.feature_row.end(), [](auto r) { return r >= 0; });
-  const bool from_images = std::any_of(rows_.feature_row.begin(), rows_.feature_row.end(), [](auto r) { return r < 0; });
+  const bool from_file =
+      std::any_of(rows_.feature_row.begin(), rows_.feature_row.end(), [](auto r) { return r >= 0; });
+  const bool from_images =
+      std::any_of(rows_.feature_row.begin(), rows_.feature_row.end(), [](auto r) { return r < 0; });
   // Same widths from another network would predict nonsense: compare the provenance both files keep.
   auto compare_extract_attrs = [&](const std::string& path) {
     auto f = h5::File::open(path, h5::Mode::Read);
@@ -135,8 +142,9 @@ void FeatureSource::check() {
       auto it = model_.extract_attrs().find(key);
       if (it == model_.extract_attrs().end() || !f.has_attr(key)) continue;
       if (f.attr_as_text(key) != it->second)
-        throw ConfigError("feature layout of " + path + " does not match the encoding model " + model_.path() + ": " +
-                          key + " is '" + f.attr_as_text(key) + "' there and '" + it->second + "' in the model");
+        throw ConfigError("feature layout of " + path + " does not match the encoding model " +
+                          model_.path() + ": " + key + " is '" + f.attr_as_text(key) + "' there and '" +
+                          it->second + "' in the model");
     }
   };
   if (from_file) {
@@ -157,7 +165,8 @@ void FeatureSource::check() {
     } catch (const ConfigError&) {
       throw;
     } catch (const std::exception& e) {
-      throw ConfigError("synth: cannot rebuild the feature network from " + opt_.run_features_path + ": " + e.what());
+      throw ConfigError("synth: cannot rebuild the feature network from " + opt_.run_features_path + ": " +
+                        e.what());
     }
     std::vector<std::pair<std::string, std::int64_t>> planned;
     for (const auto& p : network_->plans()) planned.emplace_back(p.layer, p.out_dim);
@@ -207,11 +216,13 @@ at::Tensor FeatureSource::features(std::int64_t row0, std::int64_t row1) {
         aug[3] = a.width;
         aug[4] = a.height;
       }
-      image::preprocess(img, s, network_->normalization(), pixels.data() + k * 3 * static_cast<size_t>(s) * s);
+      image::preprocess(img, s, network_->normalization(),
+                        pixels.data() + k * 3 * static_cast<size_t>(s) * s);
     }
     c10::InferenceMode guard;
     const bool cuda = opt_.device == "cuda";
-    at::Tensor x = at::from_blob(pixels.data(), {static_cast<std::int64_t>(image_pos.size()), 3, s, s}, at::kFloat);
+    at::Tensor x =
+        at::from_blob(pixels.data(), {static_cast<std::int64_t>(image_pos.size()), 3, s, s}, at::kFloat);
     if (cuda) x = x.to(at::kCUDA);
     at::Tensor feats = network_->features(x).cpu().contiguous();
     auto pos = at::from_blob(image_pos.data(), {static_cast<std::int64_t>(image_pos.size())}, at::kLong);

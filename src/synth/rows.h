@@ -48,7 +48,8 @@ class FeatureSource {
   // Throws ConfigError when the layout does not match the model (called before anything is written).
   void check();
   at::Tensor features(std::int64_t row0, std::int64_t row1);  // [row1 - row0, P] float32
-  // Augmentation parameters of each row of the last features() call: flip, x0, y0, w, h (zeros for originals).
+  // Augmentation parameters of each row of the last features() call: flip, x0, y0, w, h (zeros for
+  // originals).
   const std::vector<std::int64_t>& last_augmentation() const { return last_aug_; }
 
  private:

@@ -17,8 +17,10 @@ std::vector<T> read_row_list(const h5::Dataset& d, const std::vector<std::int64_
     size_t j = i + 1;
     while (j < rows.size() && rows[j] == rows[j - 1] + 1) ++j;
     if (rows[i] < 0 || rows[j - 1] >= n_rows)
-      throw h5::Error("row " + std::to_string(rows[i] < 0 ? rows[i] : rows[j - 1]) + " is outside " + d.path());
-    d.read_block<T>({rows[i], static_cast<std::int64_t>(j - i), 0, cols}, out.data() + i * static_cast<size_t>(cols));
+      throw h5::Error("row " + std::to_string(rows[i] < 0 ? rows[i] : rows[j - 1]) + " is outside " +
+                      d.path());
+    d.read_block<T>({rows[i], static_cast<std::int64_t>(j - i), 0, cols},
+                    out.data() + i * static_cast<size_t>(cols));
     i = j;
   }
   return out;
@@ -55,7 +57,8 @@ Responses Responses::read(const std::string& path) {
   const auto n = static_cast<std::int64_t>(r.ids.size());
   for (auto* split : {&r.train, &r.test})
     for (auto s : *split)
-      if (s < 0 || s >= n) throw ConfigError(path + ": /split holds row " + std::to_string(s) + " outside /stimulus_ids");
+      if (s < 0 || s >= n)
+        throw ConfigError(path + ": /split holds row " + std::to_string(s) + " outside /stimulus_ids");
   r.valid = f.exists("voxels/valid") ? f.dataset("voxels/valid").read_all<std::uint8_t>()
                                      : std::vector<std::uint8_t>(static_cast<size_t>(r.n_voxels), 1);
   if (f.exists("rois")) {
@@ -63,15 +66,16 @@ Responses Responses::read(const std::string& path) {
     for (const auto& name : g.children()) {
       auto mask = g.dataset(name).read_all<std::uint8_t>();
       if (static_cast<std::int64_t>(mask.size()) != r.n_voxels)
-        throw ConfigError(path + ": /rois/" + name + " has " + std::to_string(mask.size()) + " entries, not V = " +
-                          std::to_string(r.n_voxels));
+        throw ConfigError(path + ": /rois/" + name + " has " + std::to_string(mask.size()) +
+                          " entries, not V = " + std::to_string(r.n_voxels));
       r.rois.emplace_back(name, std::move(mask));
     }
   }
   if (f.exists("categories/names") && f.exists("categories/index")) {
     r.category_names = f.dataset("categories/names").read_strings();
     r.category = f.dataset("categories/index").read_all<std::int64_t>();
-    if (r.category.size() != r.ids.size()) throw ConfigError(path + ": /categories/index must have one entry per stimulus");
+    if (r.category.size() != r.ids.size())
+      throw ConfigError(path + ": /categories/index must have one entry per stimulus");
   } else {
     r.category.assign(r.ids.size(), -1);
   }
@@ -100,7 +104,8 @@ std::vector<std::vector<std::int64_t>> Responses::trials_by_stimulus() const {
   std::vector<std::vector<std::int64_t>> out(ids.size());
   for (size_t t = 0; t < trial_stimulus.size(); ++t) {
     auto s = trial_stimulus[t];
-    if (s >= 0 && s < static_cast<std::int64_t>(ids.size())) out[static_cast<size_t>(s)].push_back(static_cast<std::int64_t>(t));
+    if (s >= 0 && s < static_cast<std::int64_t>(ids.size()))
+      out[static_cast<size_t>(s)].push_back(static_cast<std::int64_t>(t));
   }
   return out;
 }
@@ -123,9 +128,11 @@ EncodingModel EncodingModel::open(const std::string& path) {
   m.mean_ = required(f, "features/mean", path).read_all<float>();
   m.scale_ = required(f, "features/scale", path).read_all<float>();
   m.intercept_ = f.exists("intercept") ? f.dataset("intercept").read_all<float>()
-                                        : std::vector<float>(static_cast<size_t>(m.n_voxels_), 0.0f);
-  if (static_cast<std::int64_t>(m.mean_.size()) != shape[0] || static_cast<std::int64_t>(m.scale_.size()) != shape[0])
-    throw ConfigError(path + ": /features/mean and /features/scale must have P = " + std::to_string(shape[0]) + " entries");
+                                       : std::vector<float>(static_cast<size_t>(m.n_voxels_), 0.0f);
+  if (static_cast<std::int64_t>(m.mean_.size()) != shape[0] ||
+      static_cast<std::int64_t>(m.scale_.size()) != shape[0])
+    throw ConfigError(
+        path + ": /features/mean and /features/scale must have P = " + std::to_string(shape[0]) + " entries");
   if (static_cast<std::int64_t>(m.intercept_.size()) != m.n_voxels_)
     throw ConfigError(path + ": /intercept must have V = " + std::to_string(m.n_voxels_) + " entries");
   if (f.exists("voxels/lambda")) {
@@ -173,7 +180,8 @@ void EncodingModel::check_layout(const std::vector<std::pair<std::string, std::i
                   ", the model was fitted on " + std::to_string(layer_width(i));
   }
   if (!problems.empty())
-    throw ConfigError("feature layout of " + source + " does not match the encoding model " + path_ + ":" + problems);
+    throw ConfigError("feature layout of " + source + " does not match the encoding model " + path_ + ":" +
+                      problems);
 }
 
 std::vector<std::pair<std::string, std::int64_t>> feature_file_layers(const std::string& path) {

@@ -24,12 +24,12 @@ struct Responses {
   std::string path;
   std::vector<std::string> ids;  // S
   std::int64_t n_voxels = 0;
-  std::vector<std::int64_t> train, test;  // rows of /stimulus_ids
-  std::vector<std::uint8_t> valid;        // V (all ones when absent)
+  std::vector<std::int64_t> train, test;                                // rows of /stimulus_ids
+  std::vector<std::uint8_t> valid;                                      // V (all ones when absent)
   std::vector<std::pair<std::string, std::vector<std::uint8_t>>> rois;  // name order
-  std::vector<std::string> category_names;  // empty when unknown
-  std::vector<std::int64_t> category;       // S, -1 = unknown
-  std::vector<std::int64_t> trial_stimulus; // T (empty without /trials)
+  std::vector<std::string> category_names;                              // empty when unknown
+  std::vector<std::int64_t> category;                                   // S, -1 = unknown
+  std::vector<std::int64_t> trial_stimulus;                             // T (empty without /trials)
 
   static Responses read(const std::string& path);
   std::int64_t row_of(const std::string& id) const;  // -1 when absent
@@ -72,7 +72,8 @@ class EncodingModel {
 
   // Throws ConfigError unless `layers` (name, width) of `source` hold exactly the model's layers with
   // the model's widths. Nothing has been written when it throws.
-  void check_layout(const std::vector<std::pair<std::string, std::int64_t>>& layers, const std::string& source) const;
+  void check_layout(const std::vector<std::pair<std::string, std::int64_t>>& layers,
+                    const std::string& source) const;
 
  private:
   std::string path_;

@@ -14,8 +14,8 @@ double binomial_upper_tail(std::int64_t k, std::int64_t n, double p) {
   // log-sum-exp over i = k..n of log C(n, i) + i log p + (n - i) log q.
   double max_term = -INFINITY;
   auto term = [&](std::int64_t i) {
-    return lgn - std::lgamma(static_cast<double>(i) + 1) - std::lgamma(static_cast<double>(n - i) + 1) + i * lp +
-           (n - i) * lq;
+    return lgn - std::lgamma(static_cast<double>(i) + 1) - std::lgamma(static_cast<double>(n - i) + 1) +
+           i * lp + (n - i) * lq;
   };
   for (std::int64_t i = k; i <= n; ++i) max_term = std::max(max_term, term(i));
   double sum = 0;

@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -30,14 +31,32 @@
 namespace deepvox::synth {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+constexpr double kFlushSeconds = 2.0;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Every rank's ids, concatenated in rank order, on every rank.
+std::vector<std::int64_t> allgather_ids(const std::vector<std::int64_t>& mine, MPI_Comm comm) {
+  const int ranks = size(comm);
+  int n = static_cast<int>(mine.size());
+  std::vector<int> counts(static_cast<size_t>(ranks)), displs(static_cast<size_t>(ranks), 0);
+  MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, comm);
+  for (int r = 1; r < ranks; ++r) displs[static_cast<size_t>(r)] = displs[static_cast<size_t>(r - 1)] + counts[static_cast<size_t>(r - 1)];
+  std::vector<std::int64_t> all(static_cast<size_t>(displs.back() + counts.back()));
+  MPI_Allgatherv(mine.data(), n, MPI_INT64_T, all.data(), counts.data(), displs.data(), MPI_INT64_T, comm);
+  return all;
+}
+
 // The categories left out of the refitted model: the configured list, or holdout_count chosen by seed
 // among the categories that occur in both splits (at least two categories always stay in).
 std::vector<std::string> choose_holdout(const Options& opt, const Responses& r) {
   std::vector<std::int64_t> in_train(r.category_names.size(), 0), in_test(r.category_names.size(), 0);
   for (auto s : r.train)
-    if (r.category[static_cast<size_t>(s)] >= 0) ++in_train[static_cast<size_t>(r.category[static_cast<size_t>(s)])];
+    if (r.category[static_cast<size_t>(s)] >= 0)
+      ++in_train[static_cast<size_t>(r.category[static_cast<size_t>(s)])];
   for (auto s : r.test)
-    if (r.category[static_cast<size_t>(s)] >= 0) ++in_test[static_cast<size_t>(r.category[static_cast<size_t>(s)])];
+    if (r.category[static_cast<size_t>(s)] >= 0)
+      ++in_test[static_cast<size_t>(r.category[static_cast<size_t>(s)])];
   if (!opt.holdout_auto) {
     for (const auto& c : opt.holdout_categories) {
       auto it = std::find(r.category_names.begin(), r.category_names.end(), c);
@@ -51,7 +70,8 @@ std::vector<std::string> choose_holdout(const Options& opt, const Responses& r) 
     if (in_train[c] > 0 && in_test[c] > 0) candidates.push_back(static_cast<std::int64_t>(c));
   if (opt.holdout_count == 0) return {};
   if (static_cast<std::int64_t>(candidates.size()) < opt.holdout_count + 2) {
-    log::warn("synth: only {} categories occur in both splits: no unseen-categories model", candidates.size());
+    log::warn("synth: only {} categories occur in both splits: no unseen-categories model",
+              candidates.size());
     return {};
   }
   Rng rng(opt.seed, {0x401dULL});
@@ -82,17 +102,20 @@ std::string resume_key(const Options& o, const SynthRows& rows, const std::vecto
   if (!o.features_path.empty()) stamp(o.features_path);
   k << "images=" << o.images_path << ";rows=" << rows.size() << ";batch=" << o.batch_size
     << ";aug=" << o.augment_copies << "/" << o.max_augmented << ";noise=" << noise_name(o.noise) << "x"
-    << o.repetitions << ";shrink=" << o.cov_shrinkage << ";seed=" << o.seed << ";holdout=" << join(holdout, ",");
+    << o.repetitions << ";shrink=" << o.cov_shrinkage << ";seed=" << o.seed
+    << ";holdout=" << join(holdout, ",");
   return k.str();
 }
 
 void write_repetition(h5::File& f, const RepetitionResult& rep, const Responses& r) {
   auto g = f.create_group("repetition");
   g.write_attr<std::int64_t>("repetitions", rep.repetitions);
-  g.write_attr("definition",
-               "syn_vs_rep = mean_k corr(synthetic, rep_k); rep_vs_rep = mean_{k!=l} corr(rep_k, rep_l); "
-               "rep_vs_mean_others = mean_k corr(rep_k, mean of the other reps); syn_vs_mean = corr(synthetic, "
-               "mean of reps). voxel/*: over stimuli, per voxel; pattern/<roi>/*: over the ROI's voxels, per stimulus");
+  g.write_attr(
+      "definition",
+      "syn_vs_rep = mean_k corr(synthetic, rep_k); rep_vs_rep = mean_{k!=l} corr(rep_k, rep_l); "
+      "rep_vs_mean_others = mean_k corr(rep_k, mean of the other reps); syn_vs_mean = corr(synthetic, "
+      "mean of reps). voxel/*: over stimuli, per voxel; pattern/<roi>/*: over the ROI's voxels, per "
+      "stimulus");
   std::vector<std::string> ids;
   for (auto s : rep.stimuli) ids.push_back(r.ids[static_cast<size_t>(s)]);
   g.write_strings("stimulus_ids", ids);
@@ -150,27 +173,32 @@ void run(const Config& cfg, MPI_Comm comm) {
   FeatureSource source(opt, model, rows, images);
   source.check();
   const bool have_run_features = h5::is_hdf5(opt.run_features_path);
-  if (have_run_features && responses) model.check_layout(feature_file_layers(opt.run_features_path), opt.run_features_path);
+  if (have_run_features && responses)
+    model.check_layout(feature_file_layers(opt.run_features_path), opt.run_features_path);
   const bool analysis = responses && have_run_features;
   if (opt.noise != Noise::None && !analysis)
-    throw ConfigError("synth.noise needs the run's responses.h5 and features.h5 (residuals of the training set)");
+    throw ConfigError(
+        "synth.noise needs the run's responses.h5 and features.h5 (residuals of the training set)");
   std::vector<std::string> holdout;
   if (analysis && !responses->category_names.empty()) holdout = choose_holdout(opt, *responses);
   if (!holdout.empty() && model.lambda().size() != static_cast<size_t>(model.n_voxels())) {
-    log::warn("synth: {} has no per-voxel /voxels/lambda (banded fit?): no unseen-categories model", opt.model_path);
+    log::warn("synth: {} has no per-voxel /voxels/lambda (banded fit?): no unseen-categories model",
+              opt.model_path);
     holdout.clear();
   }
-  log::info("synth: {} images ({} augmented) from {}, model {} ({} features x {} voxels), noise {}, held-out "
-            "categories: {}",
-            rows.size(), rows.n_augmented(),
-            opt.source == Source::Images ? opt.images_path : opt.features_path, opt.model_path, model.n_features(),
-            model.n_voxels(), noise_name(opt.noise), holdout.empty() ? "none" : join(holdout));
+  log::info(
+      "synth: {} images ({} augmented) from {}, model {} ({} features x {} voxels), noise {}, held-out "
+      "categories: {}",
+      rows.size(), rows.n_augmented(), opt.source == Source::Images ? opt.images_path : opt.features_path,
+      opt.model_path, model.n_features(), model.n_voxels(), noise_name(opt.noise),
+      holdout.empty() ? "none" : join(holdout));
 
   // 2. The model on the run's own stimuli: test predictions and training residuals.
   model.load_weights();
   std::optional<RunPredictions> run_pred;
   if (analysis)
-    run_pred = predict_run(model, opt.run_features_path, *responses, opt.batch_size, opt.noise == Noise::Roi, comm);
+    run_pred =
+        predict_run(model, opt.run_features_path, *responses, opt.batch_size, opt.noise == Noise::Roi, comm);
   NoiseModel noise;
   if (opt.noise == Noise::Iid) noise = NoiseModel::iid(run_pred->residual_var, responses->valid);
   if (opt.noise == Noise::Roi)
@@ -216,7 +244,8 @@ void run(const Config& cfg, MPI_Comm comm) {
     f.write_vector<std::int64_t>("copy", rows.copy);
     f.write_vector<std::int64_t>("responses_index", rows.responses_row);
     f.create_dataset<float>("responses", {M, V});
-    f.create_dataset<std::int64_t>("augmentation", {M, 5}).write_attr("columns", "flip, x0, y0, width, height");
+    f.create_dataset<std::int64_t>("augmentation", {M, 5})
+        .write_attr("columns", "flip, x0, y0, width, height");
     if (holdout_model) {
       f.write_strings("holdout/categories", holdout);
       f.create_dataset<float>("holdout/responses", {M, V});
@@ -225,7 +254,8 @@ void run(const Config& cfg, MPI_Comm comm) {
     if (R > 0) {
       f.create_dataset<float>("trials/responses", {M * R, V});
       std::vector<std::int64_t> stim(static_cast<size_t>(M * R)), rep(static_cast<size_t>(M * R));
-      for (std::int64_t i = 0; i < M * R; ++i) stim[static_cast<size_t>(i)] = i / R, rep[static_cast<size_t>(i)] = i % R;
+      for (std::int64_t i = 0; i < M * R; ++i)
+        stim[static_cast<size_t>(i)] = i / R, rep[static_cast<size_t>(i)] = i % R;
       f.write_vector<std::int64_t>("trials/stimulus_index", stim);
       f.write_vector<std::int64_t>("trials/repetition", rep);
     }
@@ -239,7 +269,8 @@ void run(const Config& cfg, MPI_Comm comm) {
     f.create_dataset<std::uint8_t>("chunks/done", {n_chunks}).write_all(done);
     f.flush();
   }
-  auto resp_set = f.dataset("responses"), aug_set = f.dataset("augmentation"), done_set = f.dataset("chunks/done");
+  auto resp_set = f.dataset("responses"), aug_set = f.dataset("augmentation"),
+       done_set = f.dataset("chunks/done");
   std::optional<h5::Dataset> holdout_set, trial_set;
   if (holdout_model) holdout_set = f.dataset("holdout/responses");
   if (R > 0) trial_set = f.dataset("trials/responses");
@@ -248,14 +279,18 @@ void run(const Config& cfg, MPI_Comm comm) {
   std::vector<std::int64_t> mine;
   std::int64_t skipped = 0;
   for (auto c : my_chunks(n_chunks, my_rank, ranks)) {
-    if (done[static_cast<size_t>(c)]) skipped += batches[static_cast<size_t>(c)].size();
-    else mine.push_back(c);
+    if (done[static_cast<size_t>(c)])
+      skipped += batches[static_cast<size_t>(c)].size();
+    else
+      mine.push_back(c);
   }
   std::int64_t rounds = static_cast<std::int64_t>(mine.size());
   MPI_Allreduce(MPI_IN_PLACE, &rounds, 1, MPI_INT64_T, MPI_MAX, comm);
   {
     Progress progress("synth images", M, comm);
     progress.add_skipped(skipped);
+    std::vector<std::int64_t> pending;
+    auto last_flush = Clock::now();
     for (std::int64_t k = 0; k < rounds; ++k) {
       const bool have = k < static_cast<std::int64_t>(mine.size());
       Range rg{0, 0};
@@ -279,11 +314,19 @@ void run(const Config& cfg, MPI_Comm comm) {
       aug_set.write_block<std::int64_t>({rg.begin, rg.size(), 0, 5}, have ? aug.data() : nullptr);
       if (holdout_set) holdout_set->write_block<float>({rg.begin, rg.size(), 0, V}, ptr(hold));
       if (trial_set) trial_set->write_block<float>({rg.begin * R, rg.size() * R, 0, V}, ptr(trials));
-      // The data reaches the disk before the chunk is recorded as done (decisions.md "resume").
-      f.flush();
-      std::uint8_t one = 1;
-      done_set.write_block<std::uint8_t>({have ? mine[static_cast<size_t>(k)] : 0, have ? 1 : 0, 0, 1}, &one);
-      f.flush();
+      // The data reaches the disk before its chunks are recorded as done (decisions.md "resume"). Flushes
+      // are collective and cost an fsync each, so they happen every few seconds (rank 0's clock decides).
+      if (have) pending.push_back(mine[static_cast<size_t>(k)]);
+      int flush_now = k + 1 == rounds || seconds_since(last_flush) >= kFlushSeconds;
+      MPI_Bcast(&flush_now, 1, MPI_INT, 0, comm);
+      if (flush_now) {
+        f.flush();
+        for (auto c : allgather_ids(pending, comm)) done[static_cast<size_t>(c)] = 1;
+        done_set.write_all(done);
+        f.flush();
+        pending.clear();
+        last_flush = Clock::now();
+      }
       if (have) progress.add(rg.size());
     }
   }
@@ -309,7 +352,8 @@ void run(const Config& cfg, MPI_Comm comm) {
       std::vector<at::Tensor> reps;
       for (std::int64_t k = 0; k < K; ++k) {
         std::vector<std::int64_t> trial_rows;
-        for (auto s : stimuli) trial_rows.push_back(trials_of[static_cast<size_t>(s)][static_cast<size_t>(k)]);
+        for (auto s : stimuli)
+          trial_rows.push_back(trials_of[static_cast<size_t>(s)][static_cast<size_t>(k)]);
         auto y = responses->trials(trial_rows);
         reps.push_back(at::from_blob(y.data(), {n, V}, at::kFloat).clone());
       }
@@ -317,9 +361,10 @@ void run(const Config& cfg, MPI_Comm comm) {
       RepetitionResult rep = repetition_analysis(pred, reps, responses->valid, responses->rois);
       rep.stimuli = stimuli;
       if (!f.exists("repetition")) write_repetition(f, rep, *responses);  // a resumed file may hold it
-      log::info("synth: repetition analysis on {} test stimuli with {} repetitions each (pattern r over each ROI's "
-                "voxels, per stimulus; voxelwise r over stimuli):",
-                n, K);
+      log::info(
+          "synth: repetition analysis on {} test stimuli with {} repetitions each (pattern r over each ROI's "
+          "voxels, per stimulus; voxelwise r over stimuli):",
+          n, K);
       for (const auto& line : describe_repetition(rep)) log::info("  {}", line);
       if (opt.figure && my_rank == 0) {
         const std::string png = (fs::path(cfg.run_dir()) / "synthetic_repetition.png").string();

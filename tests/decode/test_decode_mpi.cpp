@@ -43,7 +43,8 @@ TEST(Decode, PlantedSubject) {
     EXPECT_EQ(n_test[r], 80);
     EXPECT_GE(acc[r], chance[r] + 0.5 * (oracle[r] - chance[r])) << "ROI " << r << " oracle " << oracle[r];
     EXPECT_LT(p[r], 1e-6);
-    EXPECT_EQ(std::accumulate(confusion.begin() + 16 * r, confusion.begin() + 16 * (r + 1), std::int64_t{0}), 80);
+    EXPECT_EQ(std::accumulate(confusion.begin() + 16 * r, confusion.begin() + 16 * (r + 1), std::int64_t{0}),
+              80);
   }
   auto tacc = read<double>(out, "experiments/unseen_images/template_accuracy");
   for (size_t r = 0; r < 2; ++r) EXPECT_GT(tacc[r], 0.4) << "template baseline, ROI " << r;
@@ -58,7 +59,8 @@ TEST(Decode, PlantedSubject) {
   }
 
   // 3. Unseen categories: the held-out category's 20 test responses, decoded from a model that never saw it.
-  EXPECT_EQ(f.dataset("experiments/unseen_categories/held_out").read_strings(), (std::vector<std::string>{"vehicle"}));
+  EXPECT_EQ(f.dataset("experiments/unseen_categories/held_out").read_strings(),
+            (std::vector<std::string>{"vehicle"}));
   auto unseen = read<double>(out, "experiments/unseen_categories/accuracy");
   auto unseen_p = read<double>(out, "experiments/unseen_categories/p_value");
   auto unseen_n = read<std::int64_t>(out, "experiments/unseen_categories/n_test");
@@ -94,12 +96,14 @@ TEST(Decode, LearningCurveFromABalancedRealSubset) {
   if (!is_root()) return;
   const std::string out = dir + "/decoding.h5";
   auto f = h5::File::open(out, h5::Mode::Read);
-  // 1x = the same 80 images, 2x = 160, 5x = 400 capped at the pool (240 + 152 = 392), 10x = the same: dropped.
+  // 1x = the same 80 images, 2x = 160, 5x = 400 capped at the pool (240 + 152 = 392), 10x = the same:
+  // dropped.
   EXPECT_EQ(f.dataset("experiments/real_vs_synthetic/conditions").read_strings(),
             (std::vector<std::string>{"real", "synthetic_1x", "synthetic_2x", "synthetic_5x"}));
   EXPECT_EQ(read<std::int64_t>(out, "experiments/real_vs_synthetic/n_train"),
             (std::vector<std::int64_t>{80, 80, 160, 392}));
-  EXPECT_EQ(read<double>(out, "experiments/real_vs_synthetic/learning_curve_multiple"), (std::vector<double>{1, 2, 5}));
+  EXPECT_EQ(read<double>(out, "experiments/real_vs_synthetic/learning_curve_multiple"),
+            (std::vector<double>{1, 2, 5}));
   auto acc = read<double>(out, "experiments/real_vs_synthetic/accuracy");
   for (double a : acc) EXPECT_GT(a, 0.5);
 }

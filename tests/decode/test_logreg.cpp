@@ -1,6 +1,6 @@
 // The decoder's classifiers against independent references (make_logreg_reference.py): scikit-learn's
-// multinomial LogisticRegression at three C values (and the exact optimum of its objective), a numpy template classifier, scipy's binomial tail.
-// Also the stratified folds and the z-scoring rules.
+// multinomial LogisticRegression at three C values (and the exact optimum of its objective), a numpy template
+// classifier, scipy's binomial tail. Also the stratified folds and the z-scoring rules.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -38,7 +38,8 @@ TEST(LogReg, MatchesScikitLearnMultinomial) {
     const double scale = optimum.abs().max().item<double>();
     EXPECT_LE((m.weights - optimum).abs().max().item<double>(), 1e-6 * scale) << "C = " << c;
     EXPECT_LE((m.weights - coef).abs().max().item<double>(), 1e-3 * scale) << "C = " << c;
-    for (int k = 0; k < 3; ++k) EXPECT_NEAR(m.intercept[k].item<double>(), intercept[k], 1e-6 * (1 + std::fabs(intercept[k])));
+    for (int k = 0; k < 3; ++k)
+      EXPECT_NEAR(m.intercept[k].item<double>(), intercept[k], 1e-6 * (1 + std::fabs(intercept[k])));
     EXPECT_EQ(decode::predict(m, x_test), f.dataset(g + "/predict").read_all<std::int64_t>()) << "C = " << c;
   }
 }
@@ -67,8 +68,9 @@ TEST(Stats, BinomialTailMatchesScipy) {
   auto cases = f.dataset("binom_cases").read_all<double>();
   auto sf = f.dataset("binom_sf").read_all<double>();
   for (size_t i = 0; i < sf.size(); ++i) {
-    const double got = synth::binomial_upper_tail(static_cast<std::int64_t>(cases[3 * i]),
-                                                  static_cast<std::int64_t>(cases[3 * i + 1]), cases[3 * i + 2]);
+    const double got =
+        synth::binomial_upper_tail(static_cast<std::int64_t>(cases[3 * i]),
+                                   static_cast<std::int64_t>(cases[3 * i + 1]), cases[3 * i + 2]);
     EXPECT_NEAR(got, sf[i], 1e-10 * sf[i] + 1e-300) << "case " << i;
   }
 }

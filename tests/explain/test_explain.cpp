@@ -40,7 +40,7 @@ const Fixture& fixture() {
   static Fixture f = [] {
     Fixture x;
     MPI_Comm comm = MPI_COMM_WORLD;
-    x.root = testing::shared_temp_dir("explain", comm);
+    x.root = testkit::shared_temp_dir("explain", comm);
     x.run = x.root + "/run";
     x.single = x.root + "/single";
     const std::string net = x.root + "/net.pt";
@@ -54,28 +54,28 @@ const Fixture& fixture() {
       std::snprintf(id, sizeof(id), "disc%03d", i);
       ids.push_back(id);
       std::vector<std::uint8_t> m;
-      imgs.push_back(testing::disc_image(kSize, 500 + i, colours[c], &m));
+      imgs.push_back(testkit::disc_image(kSize, 500 + i, colours[c], &m));
       masks.insert(masks.end(), m.begin(), m.end());
       cats.push_back(kCategories[c]);
       x.category.push_back(c);
     }
     if (is_root(comm)) {
       // conv1 (1x1): red detector, blue detector, luminance, green detector; conv2 random.
-      testing::TinyNet tn = testing::random_tiny_net(4, 4, 1, 3);
+      testkit::TinyNet tn = testkit::random_tiny_net(4, 4, 1, 3);
       const float w1[4][3] = {{1, -0.5f, -0.5f}, {-0.5f, -0.5f, 1}, {1 / 3.f, 1 / 3.f, 1 / 3.f}, {-0.5f, 1, -0.5f}};
       const float b1[4] = {-0.08f, -0.08f, -0.3f, -0.08f};
       for (int o = 0; o < 4; ++o) {
         for (int i = 0; i < 3; ++i) tn.w1[o][i][0][0] = w1[o][i];
         tn.b1[o] = b1[o];
       }
-      testing::save_tiny_network(net, tn);
-      testing::write_stimuli(x.root + "/stimuli", ids, imgs, cats);
+      testkit::save_tiny_network(net, tn);
+      testkit::write_stimuli(x.root + "/stimuli", ids, imgs, cats);
     }
     MPI_Barrier(comm);
-    testing::run_extract(x.run, x.root + "/stimuli/manifest.csv", net, {"conv1", "conv2"}, kSize, 64, comm);
+    testkit::run_extract(x.run, x.root + "/stimuli/manifest.csv", net, {"conv1", "conv2"}, kSize, 64, comm);
     if (is_root(comm)) {
       std::int64_t d1 = 0, d2 = 0;
-      const auto f1 = testing::read_features(x.run, "conv1", &d1), f2 = testing::read_features(x.run, "conv2", &d2);
+      const auto f1 = testkit::read_features(x.run, "conv1", &d1), f2 = testkit::read_features(x.run, "conv2", &d2);
       const std::int64_t p = d1 + d2;
       at::Tensor feats = at::cat({at::from_blob(const_cast<float*>(f1.data()), {kImages, d1}),
                                   at::from_blob(const_cast<float*>(f2.data()), {kImages, d2})}, 1);
@@ -94,7 +94,7 @@ const Fixture& fixture() {
       m.write_strings("layers/names", {"conv1", "conv2"});
       m.write_vector<std::int64_t>("layers/offset", {0, d1, p});
       m.close();
-      testing::ResponsesFile r;
+      testkit::ResponsesFile r;
       r.ids = ids;
       r.voxels = kVoxels;
       r.responses.assign(static_cast<size_t>(kImages * kVoxels), 0.0f);
@@ -103,7 +103,7 @@ const Fixture& fixture() {
       r.rois["other"] = {0, 0, 0, 0, 0, 1, 1, 1, 1, 1};
       r.category_names = {"animal", "fruit", "vehicle"};
       r.category = x.category;
-      testing::write_responses(x.run + "/responses.h5", r);
+      testkit::write_responses(x.run + "/responses.h5", r);
       auto t = h5::File::open(x.run + "/truth.h5", h5::Mode::Create);
       t.write_strings("stimulus_ids", ids);
       t.write_array<std::uint8_t>("stimuli/masks", masks, {kImages, kSize, kSize});  // the virtual subject's layout
@@ -122,7 +122,7 @@ Config explain_config(const std::string& run_dir, const std::vector<std::string>
   std::vector<std::string> o = {"explain.targets=[animal_selective, voxel:7]", "explain.preferred_categories=[animal]",
                                 "explain.top_k=4", "explain.heatmap_size=32"};
   o.insert(o.end(), extra.begin(), extra.end());
-  return testing::make_config(run_dir, o);
+  return testkit::make_config(run_dir, o);
 }
 
 template <typename T>
@@ -172,7 +172,7 @@ TEST(ExplainStage, SharedFeatureMapsLandOnThePlantedObjects) {
 
   // Independent top-k: responses recomputed from features.h5 and model.h5.
   std::int64_t d1 = 0, d2 = 0;
-  const auto f1 = testing::read_features(f.run, "conv1", &d1), f2 = testing::read_features(f.run, "conv2", &d2);
+  const auto f1 = testkit::read_features(f.run, "conv1", &d1), f2 = testkit::read_features(f.run, "conv2", &d2);
   const auto w = read<float>(f.run + "/model.h5", "weights");
   const auto mean = read<float>(f.run + "/model.h5", "features/mean");
   const auto scale = read<float>(f.run + "/model.h5", "features/scale");
@@ -209,7 +209,7 @@ TEST(ExplainStage, SharedFeatureMapsLandOnThePlantedObjects) {
 
   if (is_root()) {
     explain::run(explain_config(f.single), MPI_COMM_SELF);
-    const auto a = testing::dataset_bytes(out), b = testing::dataset_bytes(f.single + "/explain.h5");
+    const auto a = testkit::dataset_bytes(out), b = testkit::dataset_bytes(f.single + "/explain.h5");
     ASSERT_EQ(a.size(), b.size());
     for (const auto& [name, bytes] : a) EXPECT_TRUE(bytes == b.at(name)) << name << " differs between 2 ranks and 1 rank";
   }
@@ -238,8 +238,8 @@ TEST(ExplainStage, IntegratedGradientsAreCompleteAndOnTarget) {
   const at::Tensor mean = at::tensor(mv), scale = at::tensor(sv);
   std::vector<std::uint8_t> m;
   const std::uint8_t orange[3] = {230, 130, 20}, red[3] = {220, 30, 30};
-  const at::Tensor x = reconstruct::image_tensor(testing::disc_image(kSize, 7, orange, &m), kSize);
-  const at::Tensor y = reconstruct::image_tensor(testing::disc_image(kSize, 8, red, &m), kSize);
+  const at::Tensor x = reconstruct::image_tensor(testkit::disc_image(kSize, 7, orange, &m), kSize);
+  const at::Tensor y = reconstruct::image_tensor(testkit::disc_image(kSize, 8, red, &m), kSize);
   explain::PixelProjection proj;
   proj.integrated_gradients = true;
   proj.steps = 256;

@@ -40,7 +40,10 @@ TEST(Npy, EveryVersionByteOrderTypeAndMemoryOrder) {
     for (auto d : h.shape) n *= d;
     ASSERT_EQ(static_cast<std::int64_t>(values.size()), n) << name;
     for (std::int64_t c = 0; c < n; ++c) {
-      double want = code[0] == 'f' ? c * 0.5 - 3.0 : code[0] == 'i' ? c - 5.0 : code[0] == 'u' ? c + 200.0 : (c % 3 == 0);
+      double want = code[0] == 'f'   ? c * 0.5 - 3.0
+                    : code[0] == 'i' ? c - 5.0
+                    : code[0] == 'u' ? c + 200.0
+                                     : (c % 3 == 0);
       if (code == "u1") want = static_cast<double>(static_cast<std::uint8_t>(c + 200));
       if (code == "i1") want = static_cast<double>(static_cast<std::int8_t>(c - 5));
       ASSERT_EQ(values[static_cast<size_t>(c)], want) << name << " element " << c;
@@ -76,7 +79,8 @@ TEST(Nifti, Nifti1GzipWithScalingAndNifti2) {
     for (std::int64_t k = 0; k < 5; ++k)
       for (std::int64_t j = 0; j < 4; ++j)
         for (std::int64_t i = 0; i < 3; ++i)
-          ASSERT_EQ(v.data[static_cast<size_t>(((t * 5 + k) * 4 + j) * 3 + i)], 2.0f * (i + 10 * j + 100 * k + 1000 * t) + 1.0f);
+          ASSERT_EQ(v.data[static_cast<size_t>(((t * 5 + k) * 4 + j) * 3 + i)],
+                    2.0f * (i + 10 * j + 100 * k + 1000 * t) + 1.0f);
   ASSERT_TRUE(v.has_affine);
   EXPECT_FLOAT_EQ(v.affine[0], -1.8f);
   EXPECT_FLOAT_EQ(v.affine[3], 90.0f);
@@ -117,7 +121,7 @@ TEST(Writer, SessionZscoreMatchesClosedFormAndFlagsBadVoxels) {
   EXPECT_NEAR(x[8], z, 1e-6);
   EXPECT_NEAR(x[12], -z, 1e-6);
   EXPECT_NEAR(x[20], z, 1e-6);
-  EXPECT_EQ(x[5], 0.0f);  // the NaN became the session mean (0), never NaN
+  EXPECT_EQ(x[5], 0.0f);           // the NaN became the session mean (0), never NaN
   EXPECT_NEAR(x[1], -1.0f, 1e-6);  // voxel 1 session 0: 5, 6 (NaN skipped): mean 5.5, std 0.5
   EXPECT_EQ(x[2], 0.0f);           // constant voxel: zeros
   EXPECT_EQ(x[15], 0.0f);          // voxel 3 in its constant session

@@ -105,6 +105,7 @@ def same_file_contents(label, a, b):
 
 
 def check_run(name, overrides, expected, exact=False, ranks=(1, 2)):
+    before = len(FAILURES)
     paths = []
     for n in ranks:
         rc, out, path = run_import(name, n, overrides)
@@ -115,11 +116,13 @@ def check_run(name, overrides, expected, exact=False, ranks=(1, 2)):
         paths.append(path)
     if len(paths) == 2:
         same_file_contents(name + " np1 vs np2", paths[0], paths[1])
-    print("ok: %s" % name, flush=True)
+    if len(FAILURES) == before:
+        print("ok: %s" % name, flush=True)
     return paths[0]
 
 
 def check_error(name, overrides, needles, ranks=2):
+    before = len(FAILURES)
     rc, out, path = run_import(name, ranks, overrides)
     if rc == 0:
         fail("%s: succeeded, expected an error mentioning %s" % (name, needles))
@@ -129,7 +132,8 @@ def check_error(name, overrides, needles, ranks=2):
             fail("%s: error output lacks %r:\n%s" % (name, n, out[-2000:]))
     if os.path.exists(path):
         fail("%s: a failed import left %s" % (name, path))
-    print("ok: %s fails cleanly" % name, flush=True)
+    if len(FAILURES) == before:
+        print("ok: %s fails cleanly" % name, flush=True)
 
 
 # ---------------------------------------------------------------------------------------------

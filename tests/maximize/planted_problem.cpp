@@ -190,6 +190,7 @@ Config planted_config(const PlantedProblem& p, const std::string& run_dir, const
                       MPI_Comm comm) {
   int r = 0;
   MPI_Comm_rank(comm, &r);
+  MPI_Barrier(comm);  // nobody still reads the previous run's copies
   if (r == 0) copy_inputs(p.dir, run_dir);
   MPI_Barrier(comm);
   std::vector<std::string> all = {"run_dir=" + run_dir,

@@ -95,7 +95,8 @@ TEST(Maximize, RaisesThePredictedResponseAboveEveryNaturalImage) {
   const std::string dir = g_work + "/raise";
   // The independent model here re-fits both layers (leave-one-out instead of the planted weights): with only
   // 52 training images, a single layer's model extrapolates too loosely to be a sharp check.
-  run_on(world_size(), dir, {"maximize.diversity=0.05", "maximize.tv=0.01", "maximize.independent_layers=[conv2, conv1]"});
+  run_on(world_size(), dir,
+         {"maximize.steps=100", "maximize.diversity=0.05", "maximize.tv=0.01", "maximize.independent_layers=[conv2, conv1]"});
   if (world_rank() != 0) return;
   auto f = h5::File::open(dir + "/maximize.h5", h5::Mode::Read);
   const std::int64_t T = 5, R = 2;
@@ -287,7 +288,7 @@ TEST(Maximize, IndependentModelIsARidgeWithLeaveOneOutLambda) {
 
 TEST(Maximize, SameObjectiveInPyTorchPythonGivesTheSameTrajectories) {
   if (world_size() != 1) GTEST_SKIP() << "checked in the 1-rank run";
-  if (std::system((std::string(DEEPVOX_PYTHON) + " -c 'import torch, h5py' 2>/dev/null").c_str()) != 0)
+  if (std::system((std::string(DEEPVOX_PYTHON) + " -c 'import torch, h5py'").c_str()) != 0)
     GTEST_SKIP() << "Debian's python3-torch / python3-h5py are not installed";
   const std::string dir = g_work + "/python";
   run_on(1, dir, {"maximize.steps=12", "maximize.diversity=0"});
@@ -315,6 +316,20 @@ TEST(Maximize, SameObjectiveInPyTorchPythonGivesTheSameTrajectories) {
 }  // namespace
 }  // namespace deepvox::maximize
 
+// On ranks other than 0, print only failures, tagged with the rank (rank 0 prints the usual report).
+class RankFailurePrinter : public ::testing::EmptyTestEventListener {
+ public:
+  explicit RankFailurePrinter(int rank) : rank_(rank) {}
+  void OnTestPartResult(const ::testing::TestPartResult& r) override {
+    if (r.failed())
+      std::fprintf(stderr, "rank %d: %s:%d: failure\n%s\n", rank_, r.file_name() ? r.file_name() : "?", r.line_number(),
+                   r.summary());
+  }
+
+ private:
+  int rank_;
+};
+
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
   ::testing::InitGoogleTest(&argc, argv);
@@ -325,6 +340,7 @@ int main(int argc, char** argv) {
   if (rank != 0) {
     auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
     delete listeners.Release(listeners.default_result_printer());
+    listeners.Append(new RankFailurePrinter(rank));
   }
   deepvox::maximize::g_work = argc > 1 ? argv[1] : "maximize_test_work";
   int result = 0;

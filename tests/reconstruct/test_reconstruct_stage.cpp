@@ -29,7 +29,7 @@ const Fixture& fixture() {
   static Fixture f = [] {
     Fixture x;
     MPI_Comm comm = MPI_COMM_WORLD;
-    x.root = testing::shared_temp_dir("recon_stage", comm);
+    x.root = testkit::shared_temp_dir("recon_stage", comm);
     x.planted = x.root + "/planted";
     x.single = x.root + "/single";
     x.shuffled = x.root + "/shuffled";
@@ -42,7 +42,7 @@ const Fixture& fixture() {
       char id[32];
       std::snprintf(id, sizeof(id), "img%04d", i);
       ids.push_back(id);
-      imgs.push_back(testing::blob_image(kSize, 1000 + i));
+      imgs.push_back(testkit::blob_image(kSize, 1000 + i));
       double r = 0, b = 0;
       for (size_t p = 0; p < imgs.back().pixels.size(); p += 3) {
         r += imgs.back().pixels[p];
@@ -52,13 +52,13 @@ const Fixture& fixture() {
     }
     std::string manifest;
     if (is_root(comm)) {
-      testing::save_tiny_network(net, testing::random_tiny_net(8, 16, 5, 1));
-      testing::save_tiny_network(x.eval_net, testing::random_tiny_net(6, 12, 3, 2));
-      manifest = testing::write_stimuli(x.root + "/stimuli", ids, imgs, cats);
+      testkit::save_tiny_network(net, testkit::random_tiny_net(8, 16, 5, 1));
+      testkit::save_tiny_network(x.eval_net, testkit::random_tiny_net(6, 12, 3, 2));
+      manifest = testkit::write_stimuli(x.root + "/stimuli", ids, imgs, cats);
     }
     MPI_Barrier(comm);
     manifest = x.root + "/stimuli/manifest.csv";
-    testing::run_extract(x.planted, manifest, net, {"conv1", "conv2"}, kSize, 512, comm);
+    testkit::run_extract(x.planted, manifest, net, {"conv1", "conv2"}, kSize, 512, comm);
 
     if (is_root(comm)) {
       // Voxels: a planted linear function of the z-scored features, plus noise.
@@ -66,7 +66,7 @@ const Fixture& fixture() {
       std::int64_t total = 0;
       for (const std::string l : {"conv1", "conv2"}) {
         std::int64_t d = 0;
-        const auto v = testing::read_features(x.planted, l, &d);
+        const auto v = testkit::read_features(x.planted, l, &d);
         at::Tensor t = at::from_blob(const_cast<float*>(v.data()), {kImages, d}, at::kFloat).clone();
         t = (t - t.mean(0)) / (t.std(0) + 1e-6);
         feats.insert(feats.end(), t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
@@ -78,7 +78,7 @@ const Fixture& fixture() {
                              1);
       at::Tensor y = at::matmul(z, at::randn({total, kVoxels}) / std::sqrt(static_cast<double>(total)));
       y = y + 0.5 * y.std() * at::randn(y.sizes());
-      testing::ResponsesFile r;
+      testkit::ResponsesFile r;
       r.ids = ids;
       r.voxels = kVoxels;
       for (int i = 0; i < kImages; ++i) (i < kTrain ? r.train : r.test).push_back(i);
@@ -89,7 +89,7 @@ const Fixture& fixture() {
       for (const auto& c : cats) r.category.push_back(c == "warm" ? 1 : 0);
       y = y.contiguous();
       r.responses.assign(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
-      testing::write_responses(x.planted + "/responses.h5", r);
+      testkit::write_responses(x.planted + "/responses.h5", r);
       fs::create_directories(x.single);
       fs::copy_file(x.planted + "/features.h5", x.single + "/features.h5");
       fs::copy_file(x.planted + "/responses.h5", x.single + "/responses.h5");
@@ -101,7 +101,7 @@ const Fixture& fixture() {
       r.responses.assign(ys.data_ptr<float>(), ys.data_ptr<float>() + ys.numel());
       fs::create_directories(x.shuffled);
       fs::copy_file(x.planted + "/features.h5", x.shuffled + "/features.h5");
-      testing::write_responses(x.shuffled + "/responses.h5", r);
+      testkit::write_responses(x.shuffled + "/responses.h5", r);
     }
     MPI_Barrier(comm);
     return x;
@@ -120,7 +120,7 @@ Config stage_config(const std::string& run_dir, const std::vector<std::string>& 
       "reconstruct.latent_train=true", "reconstruct.latent_dim=8", "reconstruct.latent_image_size=16",
       "reconstruct.latent_train_epochs=15", "reconstruct.latent_attribute=[warm]"};
   o.insert(o.end(), extra.begin(), extra.end());
-  return testing::make_config(run_dir, o);
+  return testkit::make_config(run_dir, o);
 }
 
 std::vector<double> read_doubles(const std::string& file, const std::string& name) {
@@ -161,7 +161,7 @@ TEST(ReconstructStage, PlantedSignalIsIdentifiedAndRanksAgree) {
   // The same run on rank 0 alone gives the same bytes in every dataset.
   if (is_root()) {
     reconstruct::run(stage_config(f.single), MPI_COMM_SELF);
-    const auto a = testing::dataset_bytes(out), b = testing::dataset_bytes(f.single + "/reconstruct.h5");
+    const auto a = testkit::dataset_bytes(out), b = testkit::dataset_bytes(f.single + "/reconstruct.h5");
     ASSERT_EQ(a.size(), b.size());
     for (const auto& [name, bytes] : a) {
       ASSERT_TRUE(b.count(name)) << name;

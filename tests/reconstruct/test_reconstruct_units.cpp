@@ -150,14 +150,14 @@ TEST(ImageTensor, BlurRollResize) {
 class Models : public ::testing::Test {
  protected:
   static std::string dir() {
-    static const std::string d = testing::shared_temp_dir("recon_units", MPI_COMM_SELF);
+    static const std::string d = testkit::shared_temp_dir("recon_units", MPI_COMM_SELF);
     return d;
   }
 };
 
 TEST_F(Models, AutoencoderTrainsAndLoadsAsGenerator) {
   std::vector<at::Tensor> imgs;
-  for (int i = 0; i < 64; ++i) imgs.push_back(image_tensor(testing::blob_image(16, 100 + i), 16) / 255.0);
+  for (int i = 0; i < 64; ++i) imgs.push_back(image_tensor(testkit::blob_image(16, 100 + i), 16) / 255.0);
   AutoencoderOptions o;
   o.image_size = 16;
   o.latent_dim = 8;
@@ -183,7 +183,7 @@ TEST_F(Models, AutoencoderTrainsAndLoadsAsGenerator) {
 
 TEST_F(Models, PixelOptimizerRecoversAnImageFromItsFeatures) {
   const std::string path = dir() + "/tiny.pt";
-  testing::save_tiny_network(path, testing::random_tiny_net(12, 16, 3, 7));
+  testkit::save_tiny_network(path, testkit::random_tiny_net(12, 16, 3, 7));
   std::shared_ptr<nets::Network> net = nets::load_network({"torchscript", path, "cpu", 32});
   std::vector<extract::LayerPlan> plans;
   {
@@ -197,7 +197,7 @@ TEST_F(Models, PixelOptimizerRecoversAnImageFromItsFeatures) {
   }
   const extract::FeatureModel fm(net, plans, 32, image::Normalization::Raw);
   std::vector<at::Tensor> imgs;
-  for (int i = 0; i < 3; ++i) imgs.push_back(image_tensor(testing::blob_image(32, 900 + i), 32));
+  for (int i = 0; i < 3; ++i) imgs.push_back(image_tensor(testkit::blob_image(32, 900 + i), 32));
   const at::Tensor truth = at::stack(imgs);
   MatchTargets t;
   t.layers = {"conv1", "conv2"};

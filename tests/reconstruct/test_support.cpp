@@ -16,7 +16,7 @@
 #include "io/h5.h"
 #include "io/manifest.h"
 
-namespace deepvox::testing {
+namespace deepvox::testkit {
 namespace {
 
 double uniform(std::mt19937_64& rng, double a, double b) {
@@ -193,4 +193,4 @@ Config make_config(const std::string& run_dir, const std::vector<std::string>& o
   return Config::load("", all);
 }
 
-}  // namespace deepvox::testing
+}  // namespace deepvox::testkit

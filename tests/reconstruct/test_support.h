@@ -14,7 +14,7 @@
 #include "core/config.h"
 #include "io/image.h"
 
-namespace deepvox::testing {
+namespace deepvox::testkit {
 
 // conv1: 3 -> c1 (k x k, same padding) + relu, tap "conv1"; conv2: c1 -> c2 (3 x 3, stride 2) + relu, tap "conv2".
 struct TinyNet {
@@ -61,4 +61,4 @@ std::map<std::string, std::vector<char>> dataset_bytes(const std::string& path);
 // A config with run_dir and the given overrides ("key=value").
 Config make_config(const std::string& run_dir, const std::vector<std::string>& overrides);
 
-}  // namespace deepvox::testing
+}  // namespace deepvox::testkit

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Extract killed midway resumes: only unfinished chunks are redone and the result is bit-identical.
 #   tests/resume/test_resume_extract.sh DEEPVOX REFERENCE_RUN_DIR WORK_DIR
-# 1. Runs extract on the ci stimuli at 2 ranks, waits until KILL_AFTER chunks are recorded in the
+# 1. Runs extract on the ci stimuli at 2 ranks, waits until KILL_AFTER (8 of 25) chunks are recorded in the
 #    .partial's /chunks/done, and SIGKILLs rank 1 (a node failure: no cleanup, no signal handler).
 # 2. Checks the kill left a .partial and no features.h5, then reruns the same command: it must report
 #    exactly the images of the recorded chunks as resumed, and features.h5 must equal the reference run
@@ -14,8 +14,9 @@ work=${3:?usage: test_resume_extract.sh DEEPVOX REFERENCE_RUN_DIR WORK_DIR}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=tests/resume/lib.sh
 source "$root/tests/resume/lib.sh"
+ref=$(cd "$ref" 2>/dev/null && pwd) || skip "no reference run in $2 (the ci_reference_run fixture was skipped)"
 compare=$root/tests/resume/compare_runs.py
-kill_after=${KILL_AFTER:-3}
+kill_after=${KILL_AFTER:-8}
 [ -f "$ref/features.h5" ] || skip "no reference features.h5 in $ref (extract not built, or the fixture failed)"
 rm -rf "$work"
 mkdir -p "$work"
@@ -24,7 +25,7 @@ manifest=$ref/stimuli/manifest.csv
 extract() { # extract RUN_DIR IMAGES [more options]: the stage through jobs/run_stage.sh, 2 ranks x 1 thread
   local run_dir=$1 images=$2
   shift 2
-  DEEPVOX=$exe RANKS=2 THREADS=1 "$root/jobs/run_stage.sh" extract "$root/configs/ci.yaml" --set run_dir="$run_dir" \
+  DEEPVOX=$exe RANKS=2 THREADS=1 "$root/jobs/run_stage.sh" extract "$ref/config.yaml" --set run_dir="$run_dir" \
     --set progress=never --set extract.images="$images" "$@"
 }
 launcher=""
@@ -37,7 +38,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# --- 1. kill rank 1 after KILL_AFTER chunks -----------------------------------------------------------------
+# --- 1. kill rank 1 after KILL_AFTER chunks ---------------------------------------------------------------------
 partial=$work/run/features.h5.partial
 extract "$work/run" "$manifest" >"$work/killed.log" 2>&1 &
 launcher=$!

@@ -9,7 +9,7 @@
 #    SLURM_RESTART_COUNT=1, resumes from the .partial and gives the reference's features.
 # 5. The time-limit path: USR1 to the batch shell (what --signal=B:USR1@120 sends) stops the stage,
 #    requeues the job, and the rerun resumes to the same bytes.
-# The daemons it started are always stopped (trap). REQUEUE_IMAGES (64) images are used in 4 and 5.
+# The daemons it started are always stopped (trap). REQUEUE_IMAGES (32) images are used in 4 and 5.
 set -euo pipefail
 exe=$(cd "$(dirname "${1:?usage: test_slurm.sh DEEPVOX REFERENCE_RUN_DIR WORK_DIR}")" && pwd)/$(basename "$1")
 ref=${2:?usage: test_slurm.sh DEEPVOX REFERENCE_RUN_DIR WORK_DIR}
@@ -17,9 +17,10 @@ work=${3:?usage: test_slurm.sh DEEPVOX REFERENCE_RUN_DIR WORK_DIR}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=tests/resume/lib.sh
 source "$root/tests/resume/lib.sh"
+ref=$(cd "$ref" 2>/dev/null && pwd) || skip "no reference run in $2 (the ci_reference_run fixture was skipped)"
 cluster=$root/tests/slurm/local_cluster.sh
 compare=$root/tests/resume/compare_runs.py
-requeue_images=${REQUEUE_IMAGES:-64}
+requeue_images=${REQUEUE_IMAGES:-32}
 
 if [ "$(id -u)" -ne 0 ]; then skip "the local Slurm cluster needs root (slurmd runs jobs as their user)"; fi
 if ! command -v slurmctld >/dev/null 2>&1 && ! command -v apt-get >/dev/null 2>&1; then
@@ -79,7 +80,7 @@ wait_chunks() {
 # --- 2. the pipeline as an afterok chain --------------------------------------------------------------------
 stages=$(cat "$ref/stages.txt")
 t0=$(date +%s)
-WAIT=1 RANKS=2 THREADS=1 TIME=00:15:00 "$root/slurm/submit.sh" "$root/configs/ci.yaml" $stages -- \
+WAIT=1 RANKS=2 THREADS=1 TIME=00:15:00 "$root/slurm/submit.sh" "$ref/config.yaml" $stages -- \
   --set run_dir="$work/run" --set progress=never >submit.txt 2>&1 || {
   cat submit.txt deepvox-*.out >&2 || true
   fail "the pipeline through Slurm failed"
@@ -98,7 +99,7 @@ echo "ok: $(echo $stages | wc -w) stages through Slurm, bit-identical to mpirun:
 # --- 3. a failing stage stops the chain ---------------------------------------------------------------------
 mkdir -p fail
 set +e
-(cd fail && WAIT=1 RANKS=2 THREADS=1 TIME=00:05:00 "$root/slurm/submit.sh" "$root/configs/ci.yaml" extract fit -- \
+(cd fail && WAIT=1 RANKS=2 THREADS=1 TIME=00:05:00 "$root/slurm/submit.sh" "$ref/config.yaml" extract fit -- \
   --set run_dir="$work/fail/run" --set extract.images="$ref/stimuli/manifest.csv" --set debug.fail_on_rank=1 \
   >submit.txt 2>&1)
 rc=$?
@@ -122,7 +123,7 @@ echo "ok: failed extract ($first: FAILED, exit $(job_field "$first" ExitCode)) c
 requeue_case() {
   local name=$1 how=$2 id counts out
   mkdir -p "$name"
-  id=$(cd "$name" && RANKS=2 THREADS=1 TIME=00:05:00 "$root/slurm/submit.sh" "$root/configs/ci.yaml" extract -- \
+  id=$(cd "$name" && RANKS=2 THREADS=1 TIME=00:05:00 "$root/slurm/submit.sh" "$ref/config.yaml" extract -- \
     --set run_dir="$work/$name/run" --set extract.images="$work/subset/manifest.csv" --set progress=never | awk '{print $2}')
   counts=$(wait_chunks "$work/$name/run/features.h5.partial" 2 "$id" 120)
   if [ "$how" = requeue ]; then

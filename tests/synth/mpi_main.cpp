@@ -6,6 +6,7 @@
 
 #include <cstdio>
 
+#include "core/log.h"
 #include "planted.h"
 
 namespace deepvox::testing {
@@ -22,8 +23,10 @@ int main(int argc, char** argv) {
   }
   deepvox::testing::g_fixture = argv[1];
   deepvox::testing::g_work = argv[2];
-  int rank = 0;
+  int rank = 0, ranks = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  deepvox::log::init(rank, ranks);  // stage logs from rank 0 only, as in the deepvox binary
   if (rank != 0) {
     auto& listeners = ::testing::UnitTest::GetInstance()->listeners();
     delete listeners.Release(listeners.default_result_printer());

@@ -60,7 +60,8 @@ TEST(Synth, PlantedRunMatchesReferences) {
   // Residual variance from the training trials.
   auto var = read<double>(out, "noise/residual_var");
   auto var_ref = read<double>(ref, "residual_var");
-  for (size_t v = 0; v < var.size(); ++v) EXPECT_NEAR(var[v], var_ref[v], 1e-4 * var_ref[v] + 1e-9) << "voxel " << v;
+  for (size_t v = 0; v < var.size(); ++v)
+    EXPECT_NEAR(var[v], var_ref[v], 1e-4 * var_ref[v] + 1e-9) << "voxel " << v;
 
   // Repetition analysis: voxelwise measures and the per-ROI pattern means.
   auto voxel_ref = read<double>(ref, "repetition/voxel");  // [4, V]
@@ -70,15 +71,18 @@ TEST(Synth, PlantedRunMatchesReferences) {
     auto got = read<float>(out, std::string("repetition/voxel/") + names[m]);
     for (size_t v = 0; v < V; ++v) {
       const double want = voxel_ref[m * V + v];
-      if (std::isnan(want)) EXPECT_TRUE(std::isnan(got[v]));
-      else EXPECT_NEAR(got[v], want, 1e-4) << names[m] << " voxel " << v;
+      if (std::isnan(want))
+        EXPECT_TRUE(std::isnan(got[v]));
+      else
+        EXPECT_NEAR(got[v], want, 1e-4) << names[m] << " voxel " << v;
     }
   }
   auto pattern_ref = read<double>(ref, "repetition/pattern_means");  // [groups, 4]: all, LOC, V1
   for (int m = 0; m < 4; ++m) {
     auto got = read<double>(out, std::string("repetition/summary/pattern_") + names[m]);
     ASSERT_EQ(got.size(), 3u);
-    for (size_t g = 0; g < 3; ++g) EXPECT_NEAR(got[g], pattern_ref[g * 4 + m], 1e-4) << names[m] << " group " << g;
+    for (size_t g = 0; g < 3; ++g)
+      EXPECT_NEAR(got[g], pattern_ref[g * 4 + m], 1e-4) << names[m] << " group " << g;
   }
 
   // Categories of images outside the fMRI set come from the manifest.
@@ -113,6 +117,31 @@ TEST(Synth, PlantedRunMatchesReferences) {
   EXPECT_EQ(sumsq[V - 1], 0.0);
 
   EXPECT_TRUE(fs::exists(dir + "/synthetic_repetition.png"));
+}
+
+TEST(Synth, ResumeRedoesOnlyUnfinishedChunks) {
+  // A .partial whose first three chunks are not recorded as done (and hold garbage): a rerun with the
+  // same inputs resumes it, recomputes exactly those chunks and publishes the same responses.
+  const std::string dir = g_work + "/planted";
+  const std::string final_path = dir + "/synthetic.h5", partial = final_path + ".partial";
+  std::vector<float> before;
+  if (is_root()) {
+    before = read<float>(final_path, "responses");
+    fs::rename(final_path, partial);
+    auto f = h5::File::open(partial, h5::Mode::ReadWrite);
+    auto done = f.dataset("chunks/done").read_all<std::uint8_t>();
+    for (int c = 0; c < 3; ++c) done[static_cast<size_t>(c)] = 0;
+    f.dataset("chunks/done").write_all(done);
+    std::vector<float> garbage(static_cast<size_t>(48 * 48), -7.0f);
+    f.dataset("responses").write_block<float>({0, 48, 0, 48}, garbage.data());
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  Config cfg = config(dir, {"synth.noise=roi", "synth.repetitions=2", "synth.holdout_categories=[vehicle]"});
+  synth::run(cfg, MPI_COMM_WORLD);
+  if (!is_root()) return;
+  EXPECT_FALSE(fs::exists(partial));
+  EXPECT_EQ(read<float>(final_path, "responses"), before);
+  for (auto d : read<std::uint8_t>(final_path, "chunks/done")) EXPECT_EQ(d, 1);
 }
 
 TEST(Synth, LayoutMismatchIsAClearErrorAndWritesNothing) {
@@ -153,7 +182,8 @@ TEST(Synth, AugmentationIsSeededAndInBounds) {
     const int sx = a.flip ? a.x0 + a.width - 1 : a.x0;
     EXPECT_EQ(out.pixels[0], img.row(a.y0)[3 * sx]);
   }
-  EXPECT_NE(synth::plan_augmentation(5, 11, 2, 40, 30).describe(), synth::plan_augmentation(6, 11, 2, 40, 30).describe());
+  EXPECT_NE(synth::plan_augmentation(5, 11, 2, 40, 30).describe(),
+            synth::plan_augmentation(6, 11, 2, 40, 30).describe());
 }
 
 TEST(Synth, BinomialTailsMatchClosedForms) {
