@@ -81,13 +81,26 @@ def read_rois(responses_path):
     return rois, valid
 
 
+# Visual-hierarchy order for plots (HDF5 lists groups alphabetically): early areas first, then the rest.
+HIERARCHY = ["V1", "V2", "V3", "V3A", "V3B", "hV4", "V4", "VO1", "VO2", "LO1", "LO2", "LO", "LOC", "IT", "FFA", "OFA",
+             "PPA", "OPA", "RSC", "EBA"]
+
+
+def _hierarchy_rank(name):
+    core = name
+    for prefix in ("LH", "RH", "lh.", "rh.", "lh_", "rh_", "Left", "Right"):
+        if core.startswith(prefix) and len(core) > len(prefix):
+            core = core[len(prefix):]
+            break
+    return HIERARCHY.index(core) if core in HIERARCHY else len(HIERARCHY)
+
+
 def roi_order(rois, limit=24):
-    """ROI names to plot: all of them, or the largest `limit` when there are many (NSD label tables)."""
+    """ROI names to plot, early visual areas first: all of them, or the largest `limit` when there are many."""
     names = list(rois)
-    if len(names) <= limit:
-        return names
-    names.sort(key=lambda n: -int(rois[n].sum()))
-    return sorted(names[:limit], key=list(rois).index)
+    if len(names) > limit:
+        names = sorted(names, key=lambda n: -int(rois[n].sum()))[:limit]
+    return sorted(names, key=lambda n: (_hierarchy_rank(n), list(rois).index(n)))
 
 
 def read_stimulus_paths(run_dir):

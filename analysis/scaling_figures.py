@@ -1,7 +1,8 @@
 """Strong and weak scaling plots from the CSV written by jobs/scaling.sh (one row per run).
 
-Columns: stage, mode (strong|weak), ranks, threads, work, repeat, wall_s, phase_<name>_s (per-phase time,
-rank 0 or the maximum over ranks), rss_max_mb, rss_ranks_mb (';'-separated, one per rank), host, cpus.
+Columns: stage, mode (strong|weak), ranks, threads, work, repeat, wall_s, phase_<name>_s (per-phase time
+on rank 0), rss_max_mb, rss_ranks_mb (';'-separated, one per rank), cpu_s (all ranks), host, cpus,
+load_before (the 1-minute load average when the run started).
 Runs with more ranks than cpus are oversubscribed: they show correctness, not speed, and are shaded."""
 import csv
 import os
@@ -45,71 +46,85 @@ def _shade_oversubscribed(ax, cpus, max_ranks):
         ax.text(cpus * 1.2, ax.get_ylim()[1], "oversubscribed", fontsize=7, va="top", color="0.4")
 
 
+def _rank_axis(ax, ticks, cpus, max_ranks, log_y=False):
+    ax.set_xscale("log", base=2)
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.set_xlabel("MPI ranks")
+    _shade_oversubscribed(ax, cpus, max_ranks)
+
+
+def _wall_panel(ax, subset, mode):
+    n, t, lo, hi = _median_by_ranks(subset, "wall_s")
+    ax.errorbar(n, t, yerr=[t - lo, hi - t], marker="o", capsize=3, label="measured")
+    if mode == "strong":
+        ax.plot(n, t[0] * n[0] / n, ls="--", color="grey", label="ideal (t1 / ranks)")
+        ax.set_title(f"strong scaling: {subset[0].get('work', '')} items in total", fontsize=9)
+    else:
+        ax.plot(n, np.full(len(n), t[0]), ls="--", color="grey", label="ideal (constant)")
+        per_rank = int(float(subset[0].get("work") or 0) / max(1, subset[0]["ranks"]))
+        ax.set_title(f"weak scaling: {per_rank} items per rank", fontsize=9)
+        ax.set_ylim(0, max(hi) * 1.2)
+    ax.set_ylabel("wall time (s)")
+    ax.legend(fontsize=8)
+
+
 def scaling_figure(ctx, rows, stage, out_name):
-    """One figure for one stage: strong wall time, strong phases, weak wall time, peak memory per rank."""
+    """One figure for one stage: strong and weak wall time with ideal lines, per-phase time, CPU seconds
+    per item (flat when no work is duplicated, whatever else runs on the machine), peak memory per rank."""
     strong = [r for r in rows if r["stage"] == stage and r["mode"] == "strong"]
     weak = [r for r in rows if r["stage"] == stage and r["mode"] == "weak"]
     if not strong and not weak:
         return None
-    cpus = max((int(r.get("cpus") or 0) for r in strong + weak), default=0)
-    host = next((r.get("host", "") for r in strong + weak if r.get("host")), "")
+    both = strong + weak
+    cpus = max((int(r.get("cpus") or 0) for r in both), default=0)
+    host = next((r.get("host", "") for r in both if r.get("host")), "")
     # This stage's phases (a CSV may hold several stages), "other" (startup, reading, commit) on top.
-    phases = [k for k in (strong + weak)[0] if k.startswith("phase_") and k.endswith("_s")
+    phases = [k for k in both[0] if k.startswith("phase_") and k.endswith("_s")
               and any(r.get(k) not in ("", None) for r in strong)]
     phases.sort(key=lambda k: k == "phase_other_s")
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
-    max_ranks = max(r["ranks"] for r in strong + weak)
-    ticks = sorted({r["ranks"] for r in strong + weak})
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8))
+    max_ranks = max(r["ranks"] for r in both)
+    ticks = sorted({r["ranks"] for r in both})
 
-    ax = axes[0][0]
-    if strong:
-        n, t, lo, hi = _median_by_ranks(strong, "wall_s")
-        ax.errorbar(n, t, yerr=[t - lo, hi - t], marker="o", capsize=3, label="measured")
-        base = t[0] * n[0]
-        ax.plot(n, base / n, ls="--", color="grey", label="ideal (t1 / ranks)")
-        work = strong[0].get("work", "")
-        ax.set_title(f"strong scaling: {work} items in total", fontsize=9)
-        ax.legend(fontsize=8)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel("MPI ranks")
-    ax.set_ylabel("wall time (s)")
-    ax.set_xticks(ticks, [str(t) for t in ticks])
-    _shade_oversubscribed(ax, cpus, max_ranks)
+    for ax, subset, mode in ((axes[0][0], strong, "strong"), (axes[1][0], weak, "weak")):
+        if subset:
+            _wall_panel(ax, subset, mode)
+        _rank_axis(ax, ticks, cpus, max_ranks, log_y=mode == "strong")
 
     ax = axes[0][1]
     if strong and phases:
-        bottom = np.zeros(len(set(r["ranks"] for r in strong)))
+        labels = [str(x) for x in sorted({r["ranks"] for r in strong})]
+        bottom = np.zeros(len(labels))
         for p in phases:
             n, t, _, _ = _median_by_ranks(strong, p)
-            if len(t) != len(bottom):
-                continue
-            ax.bar([str(x) for x in n], t, bottom=bottom, label=p[len("phase_"):-2].replace("_", " "))
-            bottom += t
+            if len(t) == len(bottom):
+                ax.bar(labels, t, bottom=bottom, label=p[len("phase_"):-2].replace("_", " "))
+                bottom += t
         ax.legend(fontsize=7)
     ax.set_xlabel("MPI ranks (strong scaling)")
-    ax.set_ylabel("time per phase (s, slowest rank)")
+    ax.set_ylabel("time per phase on rank 0 (s)")
     ax.set_title("where the time goes", fontsize=9)
-
-    ax = axes[1][0]
-    if weak:
-        n, t, lo, hi = _median_by_ranks(weak, "wall_s")
-        ax.errorbar(n, t, yerr=[t - lo, hi - t], marker="o", capsize=3, label="measured")
-        ax.plot(n, np.full(len(n), t[0]), ls="--", color="grey", label="ideal (constant)")
-        per_rank = int(float(weak[0].get("work") or 0) / max(1, weak[0]["ranks"]))
-        ax.set_title(f"weak scaling: {per_rank} items per rank", fontsize=9)
-        ax.legend(fontsize=8)
-        ax.set_ylim(0, max(hi) * 1.2)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("MPI ranks")
-    ax.set_ylabel("wall time (s)")
-    ax.set_xticks(ticks, [str(t) for t in ticks])
-    _shade_oversubscribed(ax, cpus, max_ranks)
 
     ax = axes[1][1]
     for mode, subset in (("strong", strong), ("weak", weak)):
+        with_cpu = [dict(r, cpu_per_item=float(r["cpu_s"]) / float(r["work"])) for r in subset
+                    if r.get("cpu_s") not in ("", None) and float(r.get("work") or 0) > 0]
+        if with_cpu:
+            n, c, _, _ = _median_by_ranks(with_cpu, "cpu_per_item")
+            ax.plot(n, c, marker="o", label=mode)
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("CPU seconds of all ranks per item")
+    ax.set_title("total CPU per item (ideal: flat)", fontsize=9)
+    if ax.lines:
+        ax.legend(fontsize=8)
+    _rank_axis(ax, ticks, cpus, max_ranks)
+
+    ax = axes[0][2]
+    for mode, subset in (("strong", strong), ("weak", weak)):
         if subset and any(r.get("rss_max_mb") for r in subset):
-            n, m, lo, hi = _median_by_ranks(subset, "rss_max_mb")
+            n, m, _, _ = _median_by_ranks(subset, "rss_max_mb")
             ax.plot(n, m, marker="o", label=f"{mode}: largest rank")
             per_rank = defaultdict(list)
             for r in subset:
@@ -119,16 +134,26 @@ def scaling_figure(ctx, rows, stage, out_name):
             if per_rank:
                 xs = sorted(per_rank)
                 ax.plot(xs, [np.median(per_rank[x]) for x in xs], marker=".", ls=":", label=f"{mode}: median rank")
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(ticks, [str(t) for t in ticks])
-    ax.set_xlabel("MPI ranks")
+    ax.set_ylim(bottom=0)
     ax.set_ylabel("peak RSS per rank (MiB)")
     ax.set_title("memory", fontsize=9)
-    ax.legend(fontsize=7)
-    _shade_oversubscribed(ax, cpus, max_ranks)
+    if ax.lines:
+        ax.legend(fontsize=7)
+    _rank_axis(ax, ticks, cpus, max_ranks)
 
-    threads = next((r.get("threads") for r in strong + weak if r.get("threads")), "?")
-    fig.suptitle(f"deepvox {stage}: scaling on {host} ({cpus} CPUs, {threads} thread(s) per rank)", fontsize=11)
+    ax = axes[1][2]
+    ax.axis("off")
+    threads = next((r.get("threads") for r in both if r.get("threads")), "?")
+    loads = [float(r["load_before"]) for r in both if r.get("load_before") not in ("", None)]
+    notes = [f"machine: {host}, {cpus} CPUs", f"{threads} thread(s) per rank",
+             f"ranks > {cpus}: oversubscribed (shaded):", "  they check results, not speed"]
+    if loads:
+        notes.append(f"1-min load before the runs: {min(loads):.1f} to {max(loads):.1f}")
+        if max(loads) > cpus:
+            notes += ["  (other work shared the CPUs:", "   wall times are inflated; CPU", "   seconds are not)"]
+    ax.text(0, 1, "\n".join(notes), va="top", fontsize=9, family="monospace")
+
+    fig.suptitle(f"deepvox {stage}: strong and weak scaling on {host} ({cpus} CPUs)", fontsize=11)
     fig.tight_layout()
     return ctx.save(fig, out_name)
 

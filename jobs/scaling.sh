@@ -8,7 +8,8 @@
 # Environment:
 #   RANKS_LIST   rank counts ("1 2 4 8"); more ranks than cores are oversubscribed (correct, not fast)
 #   MODES        "strong weak"; strong: STRONG_ITEMS items in total; weak: WEAK_ITEMS items per rank
-#   STRONG_ITEMS default: all the input, capped at 128 images (extract) / every voxel (fit)
+#   STRONG_ITEMS default: all the input, capped at 128 images (extract) / every voxel (fit); for fit, more
+#                voxels than responses.h5 has repeats its voxels (the cost depends on the count only)
 #   WEAK_ITEMS   default: STRONG_ITEMS / the largest rank count
 #   REPEATS (1), THREADS (1: threads per rank), IMAGES (extract manifest), DEEPVOX (the binary),
 #   SCALING_DIR (runs/scaling-STAGE), OUT (SCALING_DIR/scaling.csv; rows are appended)
@@ -51,6 +52,7 @@ for mode in $modes; do
       rm -rf "$dir"
       mkdir -p "$dir/rss"
       mapfile -t extra < <("$py" "$here/scaling_tool.py" inputs "$stage" "$src" "$dir" "$items" "${IMAGES:-}")
+      load=$(cut -d' ' -f1 /proc/loadavg) # other work on the machine skews wall times: recorded with them
       start=$(date +%s.%N)
       set +e
       SCALING_EXE=$exe SCALING_RSS_DIR=$dir/rss DEEPVOX=$here/scaling_rank.py RANKS=$ranks THREADS=$threads \
@@ -66,7 +68,8 @@ for mode in $modes; do
       fi
       wall=$("$py" -c "print(round($end - $start, 3))")
       "$py" "$here/scaling_tool.py" record "$out" "$dir/log.txt" "$dir/rss" stage="$stage" mode="$mode" \
-        ranks="$ranks" threads="$threads" work="$items" repeat="$repeat" wall_s="$wall" host="$(hostname)" cpus="$cpus"
+        ranks="$ranks" threads="$threads" work="$items" repeat="$repeat" wall_s="$wall" host="$(hostname)" \
+        cpus="$cpus" load_before="$load"
       # Keep the logs, drop the (possibly large) outputs.
       find "$dir" -name '*.h5' -type f -delete
     done

@@ -3,8 +3,8 @@
 
 jobs/scaling.sh points DEEPVOX (the binary jobs/run_stage.sh launches) at this wrapper, so every rank runs
   scaling_rank.py deepvox STAGE ...
-and writes its peak RSS in KiB (getrusage of the child, the same number /usr/bin/time -v reports) to
-$SCALING_RSS_DIR/rank-<rank>. The rank comes from OpenMPI (mpirun) or PMIx (srun --mpi=pmix)."""
+and writes its peak RSS in KiB and its CPU seconds (user + system; getrusage of the child, the numbers
+/usr/bin/time -v reports) to $SCALING_RSS_DIR/rank-<rank>. The rank comes from OpenMPI (mpirun) or PMIx (srun --mpi=pmix)."""
 import os
 import resource
 import signal
@@ -26,7 +26,8 @@ def main():
     folder = os.environ.get("SCALING_RSS_DIR")
     if folder:
         with open(os.path.join(folder, f"rank-{rank}"), "w") as fh:
-            fh.write(f"{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\n")
+            usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+            fh.write(f"{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime:.3f}\n")
     return rc if rc >= 0 else 128 - rc
 
 

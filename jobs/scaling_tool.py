@@ -3,12 +3,14 @@
 
   scaling_tool.py inputs STAGE SRC_RUN_DIR DST_RUN_DIR ITEMS [MANIFEST]
       Writes the inputs of one scaling run holding ITEMS work items: the first ITEMS rows of the image
-      manifest (extract), or the first ITEMS voxels of responses.h5 with features.h5 linked (fit).
+      manifest (extract), or ITEMS voxels of responses.h5 (its first ones, repeated when it has fewer)
+      with features.h5 linked (fit).
       Prints the extra deepvox options the run needs.
   scaling_tool.py count STAGE SRC_RUN_DIR [MANIFEST]
       Prints the work items the source holds (images for extract, voxels for fit).
   scaling_tool.py record CSV LOG RSS_DIR key=value ...
-      Appends one CSV row: the given fields, per-phase times parsed from the stage's log, peak RSS per rank.
+      Appends one CSV row: the given fields, per-phase times parsed from the stage's log, peak RSS per rank
+      and the CPU seconds of all ranks.
 """
 import csv
 import os
@@ -65,18 +67,20 @@ def subset_extract(src, dst, items, manifest):
             row = list(row)
             row[path_col] = os.path.join(base, row[path_col])  # absolute: the subset lives elsewhere
             writer.writerow(row)
-    print(f"--set extract.images={out}")
+    print(f"--set\nextract.images={out}")  # one argument per line (scaling.sh reads them with mapfile)
 
 
 def subset_fit(src, dst, items):
-    """responses.h5 restricted to its first `items` voxels (every voxel-indexed dataset cut alike)."""
+    """responses.h5 with `items` voxels: its first ones, or all of them repeated when more are asked for
+    (fit's cost depends on the voxel count, not on the values; a small run_dir can then time a large fit).
+    Every voxel-indexed dataset is cut or repeated alike."""
     import h5py
+    import numpy as np
 
     src_responses = os.path.join(src, "responses.h5")
     with h5py.File(src_responses, "r") as f_in, h5py.File(os.path.join(dst, "responses.h5"), "w") as f_out:
         n_voxels = f_in["responses"].shape[1]
-        if items > n_voxels:
-            raise SystemExit(f"scaling: {src_responses} has {n_voxels} voxels, {items} asked for")
+        columns = np.arange(items) % n_voxels
         for k, v in f_in.attrs.items():
             f_out.attrs[k] = v
 
@@ -85,9 +89,11 @@ def subset_fit(src, dst, items):
                 return
             data = obj[()]
             if name in ("responses", "trials/responses"):
-                data = data[:, :items]
+                data = data[:, columns]
+            elif name == "voxels/ijk" and items > n_voxels:
+                return  # repeated voxels would share grid positions: leave the grid out
             elif name.startswith(("rois/", "voxels/")) and data.ndim >= 1 and data.shape[0] == n_voxels:
-                data = data[:items]
+                data = data[columns]
             f_out[name] = data
             for k, v in obj.attrs.items():
                 f_out[name].attrs[k] = v
@@ -109,12 +115,16 @@ def record(csv_path, log_path, rss_dir, fields):
     wall = float(row["wall_s"])
     if phases:
         phases["phase_other_s"] = max(0.0, wall - sum(phases.values()))
-    rss = []
+    rss, cpu = [], []
     for name in sorted(os.listdir(rss_dir), key=lambda n: int(n.split("-")[1])):
-        rss.append(int(open(os.path.join(rss_dir, name)).read().split()[0]) / 1024.0)
+        fields = open(os.path.join(rss_dir, name)).read().split()
+        rss.append(int(fields[0]) / 1024.0)
+        cpu.append(float(fields[1]) if len(fields) > 1 else float("nan"))
     row.update({k: f"{v:.3f}" for k, v in phases.items()})
     row["rss_max_mb"] = f"{max(rss):.1f}" if rss else ""
     row["rss_ranks_mb"] = ";".join(f"{v:.1f}" for v in rss)
+    # CPU seconds of all ranks: unlike wall time, it does not depend on what else the machine runs.
+    row["cpu_s"] = f"{sum(cpu):.2f}" if cpu else ""
     # One header for every stage: the union of the columns, keeping earlier rows.
     rows, header = [], []
     if os.path.isfile(csv_path) and os.path.getsize(csv_path) > 0:
@@ -132,7 +142,7 @@ def record(csv_path, log_path, rss_dir, fields):
         writer.writerows(rows)
     shown = ", ".join(f"{k[6:-2]} {float(v):.1f}s" for k, v in row.items() if k.startswith("phase_"))
     print(f"scaling: {row['stage']} {row['mode']} ranks={row['ranks']} work={row['work']}: {wall:.1f}s wall"
-          f"{' (' + shown + ')' if shown else ''}, peak RSS {row['rss_max_mb'] or '?'} MiB")
+          f"{' (' + shown + ')' if shown else ''}, {row['cpu_s'] or '?'} CPU s, peak RSS {row['rss_max_mb'] or '?'} MiB")
 
 
 def main(argv):

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <exception>
 #include <stdexcept>
 
 #include "core/log.h"
@@ -39,6 +40,7 @@ Progress::Progress(std::string label, std::int64_t total, MPI_Comm comm)
   MPI_Aint bytes = r == 0 ? static_cast<MPI_Aint>(2 * sizeof(std::int64_t)) : 0;
   MPI_Win_allocate(bytes, sizeof(std::int64_t), MPI_INFO_NULL, comm_, &counter_, &win_);
   root_ = r == 0;
+  MPI_Comm_size(comm_, &size_);
   if (root_) {
     counter_[0] = counter_[1] = 0;
     enabled_ = g_mode == ProgressMode::Always || (g_mode == ProgressMode::Auto && isatty(STDERR_FILENO));
@@ -48,6 +50,8 @@ Progress::Progress(std::string label, std::int64_t total, MPI_Comm comm)
 }
 
 Progress::~Progress() {
+  // Unwinding from an error: no collectives (other ranks may never reach them); the job aborts next.
+  if (std::uncaught_exceptions() > 0 && size_ > 1) return;
   MPI_Barrier(comm_);  // every rank has added its last count
   report(true);
   MPI_Win_free(&win_);

@@ -37,6 +37,7 @@ class Progress {
   MPI_Win win_ = MPI_WIN_NULL;
   std::int64_t* counter_ = nullptr;  // on rank 0: [done, skipped]
   bool root_ = false;
+  int size_ = 1;
   bool enabled_ = false;
   std::chrono::steady_clock::time_point start_, last_;
 };

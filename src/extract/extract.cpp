@@ -176,6 +176,7 @@ void run(const Config& cfg, MPI_Comm comm) {
     f.write_attr<std::int64_t>("max_features", opt.max_features);
     f.write_attr<std::int64_t>("batch_size", opt.batch_size);
     f.write_strings("layers", opt.layers);
+    f.create_group("features");  // creation order = layer order for readers
     for (const auto& p : plans) {
       auto d = f.create_dataset<float>("features/" + p.layer, {set.size(), p.out_dim});
       d.write_attr<std::int64_t>("source_shape", p.source_shape);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <sstream>
 
@@ -114,6 +115,15 @@ std::string type_description(hid_t t) {
   }
 }
 
+bool unwinding_must_not_block() {
+  int initialized = 0, finalized = 0, ranks = 1;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (!initialized || finalized) return false;
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  return ranks > 1;
+}
+
 }  // namespace
 
 // ---------------- Handle ----------------
@@ -136,6 +146,9 @@ Handle& Handle::operator=(Handle&& other) noexcept {
   return *this;
 }
 Handle::~Handle() {
+  // While an exception unwinds in a multi-rank job, closing may be collective (file close, metadata
+  // flush) and would wait forever for ranks that are elsewhere: leave it to the abort that follows.
+  if (std::uncaught_exceptions() > 0 && unwinding_must_not_block()) return;
   if (valid() && H5Iis_valid(id_) > 0) H5Idec_ref(id_);
 }
 
@@ -372,7 +385,10 @@ Group Group::group(const std::string& rel) const {
 Group Group::create_group(const std::string& rel) const {
   Handle lcpl(H5Pcreate(H5P_LINK_CREATE), "create link properties");
   check(H5Pset_create_intermediate_group(lcpl.id(), 1), "set intermediate groups");
-  return Group(Handle(H5Gcreate2(id(), rel.c_str(), lcpl.id(), H5P_DEFAULT, H5P_DEFAULT), "create group " + rel),
+  // Track creation order so readers list members (e.g. layers) in the order they were written.
+  Handle gcpl(H5Pcreate(H5P_GROUP_CREATE), "create group properties");
+  check(H5Pset_link_creation_order(gcpl.id(), H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED), "creation order");
+  return Group(Handle(H5Gcreate2(id(), rel.c_str(), lcpl.id(), gcpl.id(), H5P_DEFAULT), "create group " + rel),
                join_path(path_, rel), parallel_);
 }
 

@@ -15,6 +15,7 @@ struct GridRow {
 };
 
 // Writes the sheet; throws std::runtime_error naming the file when it cannot be written.
-void write_grid(const std::string& path, const std::string& title, const std::vector<GridRow>& rows, int size);
+void write_grid(const std::string& path, const std::string& title, const std::vector<GridRow>& rows,
+                int size);
 
 }  // namespace deepvox::maximize

@@ -16,7 +16,8 @@ constexpr double kFourierDivisor = 4.0;
 // numpy.fft.fftfreq(n) in cycles per sample.
 std::vector<double> fftfreq(std::int64_t n) {
   std::vector<double> f(static_cast<size_t>(n));
-  for (std::int64_t i = 0; i < n; ++i) f[static_cast<size_t>(i)] = static_cast<double>(i < (n + 1) / 2 ? i : i - n) / n;
+  for (std::int64_t i = 0; i < n; ++i)
+    f[static_cast<size_t>(i)] = static_cast<double>(i < (n + 1) / 2 ? i : i - n) / n;
   return f;
 }
 
@@ -47,7 +48,8 @@ ImageParam::ImageParam(Parameterization kind, bool decorrelate, double decay_pow
   }
   std::vector<float> m(9);
   for (int i = 0; i < 3; ++i)
-    for (int j = 0; j < 3; ++j) m[static_cast<size_t>(i * 3 + j)] = static_cast<float>(kColourSqrt[i][j] / max_norm);
+    for (int j = 0; j < 3; ++j)
+      m[static_cast<size_t>(i * 3 + j)] = static_cast<float>(kColourSqrt[i][j] / max_norm);
   colour_ = at::tensor(m).view({3, 3}).to(device);
   colour_inverse_ = at::linalg_inv(at::tensor(m, at::kDouble).view({3, 3})).to(at::kFloat).to(device);
 }

@@ -20,7 +20,8 @@ namespace deepvox::maximize {
 
 class ImageParam {
  public:
-  ImageParam(Parameterization kind, bool decorrelate, double decay_power, std::int64_t size, at::Device device);
+  ImageParam(Parameterization kind, bool decorrelate, double decay_power, std::int64_t size,
+             at::Device device);
 
   // Parameter shape of a batch of n images.
   std::vector<std::int64_t> shape(std::int64_t n) const;

@@ -66,7 +66,8 @@ at::Tensor gather_features(const h5::File& f, const std::vector<std::string>& la
 }
 
 // Target responses y[s, t] = sum_v c_tv R[s, v] for response rows `rows`.
-std::vector<std::vector<double>> target_responses(const h5::Dataset& responses, const std::vector<std::int64_t>& rows,
+std::vector<std::vector<double>> target_responses(const h5::Dataset& responses,
+                                                  const std::vector<std::int64_t>& rows,
                                                   const std::vector<Target>& targets) {
   const std::int64_t v = responses.cols();
   std::vector<std::vector<double>> y(targets.size(), std::vector<double>(rows.size()));
@@ -100,8 +101,8 @@ IndependentModel fit_on_root(const std::string& features_path, const std::string
         throw std::runtime_error(responses_path + ": split row " + std::to_string(r) + " is out of range");
       auto it = feature_row.find(response_ids[static_cast<size_t>(r)]);
       if (it == feature_row.end())
-        throw std::runtime_error("stimulus '" + response_ids[static_cast<size_t>(r)] + "' of " + responses_path +
-                                 " has no features in " + features_path);
+        throw std::runtime_error("stimulus '" + response_ids[static_cast<size_t>(r)] + "' of " +
+                                 responses_path + " has no features in " + features_path);
       out.push_back(it->second);
     }
     return out;
@@ -122,7 +123,8 @@ IndependentModel fit_on_root(const std::string& features_path, const std::string
   auto y_train = target_responses(responses, train, targets);
 
   // z-score with the training statistics (ddof 0). Double throughout: with more features than stimuli the
-  // smallest lambdas nearly interpolate, and the leave-one-out ratios (y - yhat) / (1 - H_ii) need the digits.
+  // smallest lambdas nearly interpolate, and the leave-one-out ratios (y - yhat) / (1 - H_ii) need the
+  // digits.
   x = x.to(at::kDouble);
   auto mean = x.mean(0);
   auto scale = x.std(0, /*unbiased=*/false);
@@ -152,8 +154,9 @@ IndependentModel fit_on_root(const std::string& features_path, const std::string
     for (double lambda : lambdas) {
       auto shrink = evals / (evals + lambda);
       auto fitted = at::mv(evecs, shrink * qty);
-      // The unpenalized intercept adds 1/n to every leverage (H = 11'/n + Z (Z'Z + lambda)^-1 Z' for centred Z).
-      // Without it the held-out response leaks through the centring: near interpolation, every LOO error -> 0.
+      // The unpenalized intercept adds 1/n to every leverage (H = 11'/n + Z (Z'Z + lambda)^-1 Z' for centred
+      // Z). Without it the held-out response leaks through the centring: near interpolation, every LOO error
+      // -> 0.
       auto leverage = at::mv(q2, shrink) + 1.0 / static_cast<double>(yv.size());
       auto loo = (y - fitted) / (1 - leverage).clamp_min(1e-12);
       const double sse = loo.pow(2).sum().item<double>();
@@ -226,7 +229,8 @@ IndependentModel fit_independent(const std::string& features_path, const std::st
   }
   std::vector<char> message(error.begin(), error.end());
   broadcast(message, MPI_CHAR, comm);
-  if (!message.empty()) throw std::runtime_error("maximize: independent model: " + std::string(message.begin(), message.end()));
+  if (!message.empty())
+    throw std::runtime_error("maximize: independent model: " + std::string(message.begin(), message.end()));
   m.readout.layers = layers;
   broadcast(m.readout.dims, MPI_INT64_T, comm);
   broadcast(m.readout.weights, MPI_FLOAT, comm);

@@ -2,8 +2,8 @@
 // under the model, an independent model and (demo) the ground truth -> maximize.h5 + PNG grids.
 #include "maximize/maximize.h"
 
-#include <ATen/Parallel.h>
 #include <ATen/Context.h>
+#include <ATen/Parallel.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -74,11 +74,11 @@ class NaturalInit {
     if (!o_.init_image.empty() && std::find(ids_.begin(), ids_.end(), o_.init_image) == ids_.end()) {
       img = image::decode_image_file(o_.init_image);  // a file, not a stimulus id
     } else {
-      auto row = o_.init_image.empty()
-                     ? best_row_[static_cast<size_t>(target)]
-                     : std::find(ids_.begin(), ids_.end(), o_.init_image) - ids_.begin();
+      auto row = o_.init_image.empty() ? best_row_[static_cast<size_t>(target)]
+                                       : std::find(ids_.begin(), ids_.end(), o_.init_image) - ids_.begin();
       if (!set_) {
-        if (images_.empty()) throw std::runtime_error("features.h5 does not record its images (attribute 'images')");
+        if (images_.empty())
+          throw std::runtime_error("features.h5 does not record its images (attribute 'images')");
         set_ = std::make_unique<StimulusSet>(StimulusSet::open(images_));
       }
       img = set_->load(row);
@@ -94,11 +94,13 @@ class NaturalInit {
   std::unique_ptr<StimulusSet> set_;
 };
 
-std::vector<std::int64_t> best_rows(const std::vector<double>& natural, std::int64_t n, std::int64_t t_count) {
+std::vector<std::int64_t> best_rows(const std::vector<double>& natural, std::int64_t n,
+                                    std::int64_t t_count) {
   std::vector<std::int64_t> best(static_cast<size_t>(t_count), 0);
   for (std::int64_t t = 0; t < t_count; ++t)
     for (std::int64_t i = 1; i < n; ++i)
-      if (natural[static_cast<size_t>(i * t_count + t)] > natural[static_cast<size_t>(best[t] * t_count + t)]) best[t] = i;
+      if (natural[static_cast<size_t>(i * t_count + t)] > natural[static_cast<size_t>(best[t] * t_count + t)])
+        best[t] = i;
   return best;
 }
 
@@ -111,25 +113,31 @@ void run(const Config& cfg, MPI_Comm comm) {
   // 1. Options, device, inputs.
   const Options opt = read_options(cfg);
   if (opt.device == "cuda" && !at::hasCUDA())
-    throw ConfigError("maximize.device=cuda, but this LibTorch was built without CUDA (Debian's is CPU-only): use cpu");
+    throw ConfigError(
+        "maximize.device=cuda, but this LibTorch was built without CUDA (Debian's is CPU-only): use cpu");
   const at::Device device(opt.device == "cuda" ? at::kCUDA : at::kCPU);
   at::set_num_threads(omp_get_max_threads());
   const std::string features_path = cfg.run_file("features"), model_path = cfg.run_file("model"),
                     responses_path = cfg.run_file("responses");
   for (const auto& p : {features_path, model_path, responses_path})
-    if (!std::filesystem::exists(p)) throw ConfigError("maximize needs " + p + " (run import, extract and fit first)");
+    if (!std::filesystem::exists(p))
+      throw ConfigError("maximize needs " + p + " (run import, extract and fit first)");
 
   // 2. Targets (every rank resolves them identically; bad specs are ConfigErrors naming them).
-  const VoxelInfo voxels = deterministic("maximize", [&] { return read_voxel_info(responses_path, model_path); });
+  const VoxelInfo voxels =
+      deterministic("maximize", [&] { return read_voxel_info(responses_path, model_path); });
   const std::vector<Target> targets = expand_targets(opt.targets, voxels, opt.contrast_weight);
   const auto n_targets = static_cast<std::int64_t>(targets.size());
-  log::info("maximize: {} target(s) x {} restart(s), {} steps, {} px {} images{}, {} rank(s), {} target(s) per pass",
-            n_targets, opt.restarts, opt.steps, opt.image_size,
-            opt.parameterization == Parameterization::Fourier ? "fourier" : "pixel",
-            opt.decorrelate ? " (decorrelated colour)" : "", ranks, opt.targets_per_pass);
+  log::info(
+      "maximize: {} target(s) x {} restart(s), {} steps, {} px {} images{}, {} rank(s), {} target(s) per "
+      "pass",
+      n_targets, opt.restarts, opt.steps, opt.image_size,
+      opt.parameterization == Parameterization::Fourier ? "fourier" : "pixel",
+      opt.decorrelate ? " (decorrelated colour)" : "", ranks, opt.targets_per_pass);
 
   // 3. The encoding model folded into one readout per target, and the network that feeds it.
-  const LinearReadout readout = deterministic("maximize", [&] { return fold_model(model_path, targets, comm); });
+  const LinearReadout readout =
+      deterministic("maximize", [&] { return fold_model(model_path, targets, comm); });
   std::vector<std::string> indep_layers =
       opt.independent_layers.empty() ? default_independent_layers(readout.layers) : opt.independent_layers;
   std::vector<std::string> all_layers = readout.layers;
@@ -140,10 +148,11 @@ void run(const Config& cfg, MPI_Comm comm) {
   });
   auto model = sub_model(full_model, readout.layers);
   if (model.dim() != readout.dim)
-    throw ConfigError("maximize: features.h5 gives " + std::to_string(model.dim()) + " features for the layers of " +
-                      model_path + ", which has " + std::to_string(readout.dim));
-  log::info("maximize: network {} at {} px, model layers: {}; independent model layers: {}", model.network().name(),
-            model.input_size(), join(readout.layers), join(indep_layers));
+    throw ConfigError("maximize: features.h5 gives " + std::to_string(model.dim()) +
+                      " features for the layers of " + model_path + ", which has " +
+                      std::to_string(readout.dim));
+  log::info("maximize: network {} at {} px, model layers: {}; independent model layers: {}",
+            model.network().name(), model.input_size(), join(readout.layers), join(indep_layers));
 
   // 4. Natural stimuli under the model, the independent model and the ground truth.
   Results res;
@@ -155,8 +164,8 @@ void run(const Config& cfg, MPI_Comm comm) {
   const auto n_natural = static_cast<std::int64_t>(res.natural_ids.size());
   res.model.name = "model";
   res.model.natural = natural_objectives(features_path, readout, comm);
-  const IndependentModel independent = fit_independent(features_path, responses_path, indep_layers, targets,
-                                                       opt.independent_lambdas, comm);
+  const IndependentModel independent =
+      fit_independent(features_path, responses_path, indep_layers, targets, opt.independent_lambdas, comm);
   res.independent.name = "independent";
   res.independent.natural = natural_objectives(features_path, independent.readout, comm);
   auto truth = open_truth(cfg, targets, res.natural_ids, comm, &res.truth_note);
@@ -168,7 +177,8 @@ void run(const Config& cfg, MPI_Comm comm) {
 
   // 5. My chunks of targets: optimize, then score the stored images cleanly.
   const auto target_chunks = chunks(n_targets, opt.targets_per_pass);
-  const std::int64_t R = opt.restarts, S = opt.image_size, n_rec = static_cast<std::int64_t>(res.recorded_steps.size());
+  const std::int64_t R = opt.restarts, S = opt.image_size,
+                     n_rec = static_cast<std::int64_t>(res.recorded_steps.size());
   const std::int64_t image_bytes = S * S * 3;
   res.images.assign(static_cast<size_t>(n_targets * R * image_bytes), 0);
   res.trajectories.assign(static_cast<size_t>(n_targets * R * n_rec), 0.0f);
@@ -193,7 +203,8 @@ void run(const Config& cfg, MPI_Comm comm) {
     res.passes += out.passes;
     const std::int64_t b = tr.size() * R;
     std::copy(out.images.begin(), out.images.end(), res.images.begin() + tr.begin * R * image_bytes);
-    std::copy(out.trajectories.begin(), out.trajectories.end(), res.trajectories.begin() + tr.begin * R * n_rec);
+    std::copy(out.trajectories.begin(), out.trajectories.end(),
+              res.trajectories.begin() + tr.begin * R * n_rec);
     auto features = clean_features(full_model, out.images.data(), b, S, device);
     auto place = [&](std::vector<double>& dst, const std::vector<double>& src) {
       std::copy(src.begin(), src.end(), dst.begin() + tr.begin * R * n_targets);
@@ -220,22 +231,27 @@ void run(const Config& cfg, MPI_Comm comm) {
   const auto cmp_ind = compare(res.independent, n_targets, R);
   log::info("maximize: {:.0f}% of targets ({:.0f}% of images) beat the best natural image under the model",
             100 * cmp.fraction_targets, 100 * cmp.fraction_images);
-  log::info("maximize: {:.0f}% of targets ({:.0f}% of images) beat it under the independent model (layers {})",
-            100 * cmp_ind.fraction_targets, 100 * cmp_ind.fraction_images, join(indep_layers));
+  log::info(
+      "maximize: {:.0f}% of targets ({:.0f}% of images) beat it under the independent model (layers {})",
+      100 * cmp_ind.fraction_targets, 100 * cmp_ind.fraction_images, join(indep_layers));
   if (truth) {
     const auto cmp_truth = compare(res.truth, n_targets, R);
-    log::info("maximize: {:.0f}% of targets ({:.0f}% of images) drive the ground-truth response above the best natural image",
-              100 * cmp_truth.fraction_targets, 100 * cmp_truth.fraction_images);
+    log::info(
+        "maximize: {:.0f}% of targets ({:.0f}% of images) drive the ground-truth response above the best "
+        "natural image",
+        100 * cmp_truth.fraction_targets, 100 * cmp_truth.fraction_images);
   } else {
     log::info("maximize: no ground-truth score ({})", res.truth_note);
   }
   const double image_steps = static_cast<double>(n_targets * R * opt.steps);
-  log::info("maximize: optimization {:.2f} s wall, {:.2f} rank-s: {:.2f} passes/s, {:.1f} image-iterations/s per rank, "
-            "{:.3f} s per target per rank",
-            res.optimize_wall_seconds, res.optimize_rank_seconds,
-            static_cast<double>(res.passes) / std::max(res.optimize_rank_seconds, 1e-9),
-            image_steps / std::max(res.optimize_rank_seconds, 1e-9),
-            res.optimize_rank_seconds / static_cast<double>(n_targets));
+  log::info(
+      "maximize: optimization {:.2f} s wall, {:.2f} rank-s: {:.2f} passes/s, {:.1f} image-iterations/s per "
+      "rank, "
+      "{:.3f} s per target per rank",
+      res.optimize_wall_seconds, res.optimize_rank_seconds,
+      static_cast<double>(res.passes) / std::max(res.optimize_rank_seconds, 1e-9),
+      image_steps / std::max(res.optimize_rank_seconds, 1e-9),
+      res.optimize_rank_seconds / static_cast<double>(n_targets));
 
   RunFile out(cfg, "maximize", comm);
   write_results(out.file(), opt, targets, voxels.n_voxels, independent, res);
@@ -249,7 +265,8 @@ void run(const Config& cfg, MPI_Comm comm) {
       grid_ok = false;
     }
   }
-  if (!all_ok(grid_ok, comm)) throw std::runtime_error("maximize: writing the PNG grids failed (see the log)");
+  if (!all_ok(grid_ok, comm))
+    throw std::runtime_error("maximize: writing the PNG grids failed (see the log)");
   out.commit();
   log::info("maximize: done in {:.1f} s", std::chrono::duration<double>(Clock::now() - t_start).count());
 }

@@ -29,7 +29,8 @@ Optimizer::Optimizer(const Options& options, const extract::FeatureModel& model,
   std::vector<float> bias(readout.bias.begin(), readout.bias.end());
   bias_ = to_device(bias, {readout.n_targets}, device);
   if (o_.diversity > 0) {
-    if (readout.feature_mean.empty()) throw std::logic_error("maximize: the diversity term needs model.h5 features/mean");
+    if (readout.feature_mean.empty())
+      throw std::logic_error("maximize: the diversity term needs model.h5 features/mean");
     feature_mean_ = to_device(readout.feature_mean, {1, readout.dim}, device);
     std::vector<float> scale = readout.feature_scale;
     for (auto& s : scale)
@@ -122,7 +123,8 @@ ChunkResult Optimizer::run(const ChunkJob& job) const {
     if (next_record < recorded_.size() && recorded_[next_record] == step) {
       auto values = obj.detach().to(at::kCPU).contiguous();
       const float* p = values.data_ptr<float>();
-      for (std::int64_t i = 0; i < b; ++i) out.trajectories[static_cast<size_t>(i * n_rec) + next_record] = p[i];
+      for (std::int64_t i = 0; i < b; ++i)
+        out.trajectories[static_cast<size_t>(i * n_rec) + next_record] = p[i];
       ++next_record;
     }
 
@@ -145,7 +147,8 @@ ChunkResult Optimizer::run(const ChunkJob& job) const {
 }
 
 std::vector<std::uint8_t> to_uint8_hwc(const at::Tensor& rgb01) {
-  auto q = (rgb01.detach() * 255.0).round().clamp(0, 255).to(at::kByte).permute({0, 2, 3, 1}).contiguous().cpu();
+  auto q =
+      (rgb01.detach() * 255.0).round().clamp(0, 255).to(at::kByte).permute({0, 2, 3, 1}).contiguous().cpu();
   const auto* p = q.data_ptr<std::uint8_t>();
   return std::vector<std::uint8_t>(p, p + q.numel());
 }

@@ -46,8 +46,8 @@ class Optimizer {
   const LinearReadout& readout_;
   at::Device device_;
   ImageParam param_;
-  at::Tensor weights_;                // [P, T] on device
-  at::Tensor bias_;                   // [T]
+  at::Tensor weights_;                       // [P, T] on device
+  at::Tensor bias_;                          // [T]
   at::Tensor feature_mean_, feature_scale_;  // [P] (diversity)
   std::vector<std::int64_t> recorded_;
 };

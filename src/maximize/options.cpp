@@ -33,7 +33,8 @@ std::uint64_t splitmix64(std::uint64_t x) {
 
 Options read_options(const Config& cfg) {
   Options o;
-  o.targets = cfg.has("maximize.targets") ? cfg.strings("maximize.targets") : std::vector<std::string>{"rois"};
+  o.targets =
+      cfg.has("maximize.targets") ? cfg.strings("maximize.targets") : std::vector<std::string>{"rois"};
   require(!o.targets.empty(), "maximize.targets is empty");
   o.restarts = cfg.integer("maximize.restarts");
   require(o.restarts >= 1, "maximize.restarts must be >= 1 (got " + std::to_string(o.restarts) + ")");
@@ -42,20 +43,22 @@ Options read_options(const Config& cfg) {
   o.image_size = cfg.integer("maximize.image_size");
   require(o.image_size >= 8 && o.image_size <= 4096,
           "maximize.image_size must be in 8..4096 (got " + std::to_string(o.image_size) + ")");
-  o.parameterization = pick<Parameterization>(cfg, "maximize.parameterization",
-                                              {{"fourier", Parameterization::Fourier}, {"pixel", Parameterization::Pixel}});
+  o.parameterization =
+      pick<Parameterization>(cfg, "maximize.parameterization",
+                             {{"fourier", Parameterization::Fourier}, {"pixel", Parameterization::Pixel}});
   o.decorrelate = cfg.flag("maximize.decorrelate");
   o.decay_power = cfg.real("maximize.decay_power");
   require(o.decay_power >= 0 && std::isfinite(o.decay_power), "maximize.decay_power must be >= 0");
-  o.init = pick<Init>(cfg, "maximize.init", {{"grey", Init::Grey}, {"noise", Init::Noise}, {"natural", Init::Natural}});
+  o.init = pick<Init>(cfg, "maximize.init",
+                      {{"grey", Init::Grey}, {"noise", Init::Noise}, {"natural", Init::Natural}});
   o.init_sd = cfg.real("maximize.init_sd");
   require(o.init_sd >= 0 && std::isfinite(o.init_sd), "maximize.init_sd must be >= 0");
   o.init_image = cfg.has("maximize.init_image") ? cfg.str("maximize.init_image") : "";
   o.lr = cfg.real("maximize.lr");
   require(o.lr > 0 && std::isfinite(o.lr), "maximize.lr must be > 0");
-  o.lr_schedule = pick<LrSchedule>(cfg, "maximize.lr_schedule",
-                                   {{"constant", LrSchedule::Constant}, {"cosine", LrSchedule::Cosine},
-                                    {"step", LrSchedule::Step}});
+  o.lr_schedule = pick<LrSchedule>(
+      cfg, "maximize.lr_schedule",
+      {{"constant", LrSchedule::Constant}, {"cosine", LrSchedule::Cosine}, {"step", LrSchedule::Step}});
   o.lr_final = cfg.real("maximize.lr_final");
   require(o.lr_final >= 0 && o.lr_final <= 1, "maximize.lr_final must be in 0..1");
   o.transforms = cfg.flag("maximize.transforms");
@@ -82,16 +85,19 @@ Options read_options(const Config& cfg) {
   o.record_every = cfg.integer("maximize.record_every");
   require(o.record_every >= 1, "maximize.record_every must be >= 1");
   o.device = cfg.str("maximize.device");
-  require(o.device == "cpu" || o.device == "cuda", "maximize.device must be cpu or cuda (got '" + o.device + "')");
+  require(o.device == "cpu" || o.device == "cuda",
+          "maximize.device must be cpu or cuda (got '" + o.device + "')");
   o.channels_last = cfg.flag("maximize.channels_last");
-  if (cfg.has("maximize.independent_layers")) o.independent_layers = cfg.strings("maximize.independent_layers");
+  if (cfg.has("maximize.independent_layers"))
+    o.independent_layers = cfg.strings("maximize.independent_layers");
   if (cfg.has("maximize.independent_lambdas")) {
     o.independent_lambdas = cfg.reals("maximize.independent_lambdas");
   } else {
     for (int i = 0; i <= 20; ++i) o.independent_lambdas.push_back(std::pow(10.0, -2.0 + 0.5 * i));
   }
   require(!o.independent_lambdas.empty(), "maximize.independent_lambdas is empty");
-  for (double l : o.independent_lambdas) require(l > 0 && std::isfinite(l), "maximize.independent_lambdas must be > 0");
+  for (double l : o.independent_lambdas)
+    require(l > 0 && std::isfinite(l), "maximize.independent_lambdas must be > 0");
   o.grid = cfg.flag("maximize.grid");
   o.seed = static_cast<std::uint64_t>(cfg.integer("seed"));
   return o;

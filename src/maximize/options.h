@@ -55,7 +55,8 @@ std::vector<std::int64_t> recorded_steps(std::int64_t steps, std::int64_t record
 
 // Deterministic per-image random streams: a counter-based hash of (seed, target, restart, step, draw),
 // so an image sees the same numbers whatever chunk or rank computes it.
-std::uint64_t stream_seed(std::uint64_t seed, std::int64_t target, std::int64_t restart, std::int64_t step = -1);
+std::uint64_t stream_seed(std::uint64_t seed, std::int64_t target, std::int64_t restart,
+                          std::int64_t step = -1);
 // Uniform in [0, 1) from a stream seed and a draw index (splitmix64).
 double uniform01(std::uint64_t stream, std::uint64_t draw);
 

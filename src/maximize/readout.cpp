@@ -49,7 +49,8 @@ void share_disjoint(std::vector<std::uint8_t>& values, MPI_Comm comm) {
 VoxelInfo read_voxel_info(const std::string& responses_path, const std::string& model_path) {
   VoxelInfo info;
   auto model = h5::File::open(model_path, h5::Mode::Read);
-  if (!model.exists("weights")) throw input_error(model_path, "has no /weights (was it written by deepvox fit?)");
+  if (!model.exists("weights"))
+    throw input_error(model_path, "has no /weights (was it written by deepvox fit?)");
   info.n_voxels = model.dataset("weights").cols();
   if (model.exists("voxels/test_r")) info.test_r = model.dataset("voxels/test_r").read_all<float>();
 
@@ -61,7 +62,8 @@ VoxelInfo read_voxel_info(const std::string& responses_path, const std::string& 
       auto mask = rois.dataset(name).read_all<std::uint8_t>();
       if (static_cast<std::int64_t>(mask.size()) != info.n_voxels)
         throw input_error(responses_path, "/rois/" + name + " has " + std::to_string(mask.size()) +
-                                              " voxels but model.h5 /weights has " + std::to_string(info.n_voxels));
+                                              " voxels but model.h5 /weights has " +
+                                              std::to_string(info.n_voxels));
       info.roi_names.push_back(name);
       info.roi_masks.push_back(std::move(mask));
     }
@@ -79,7 +81,8 @@ VoxelInfo read_voxel_info(const std::string& responses_path, const std::string& 
 
 LinearReadout fold_model(const std::string& model_path, const std::vector<Target>& targets, MPI_Comm comm) {
   auto f = h5::File::open(model_path, h5::Mode::Read);
-  for (const char* name : {"weights", "intercept", "features/mean", "features/scale", "layers/names", "layers/offset"})
+  for (const char* name :
+       {"weights", "intercept", "features/mean", "features/scale", "layers/names", "layers/offset"})
     if (!f.exists(name)) throw input_error(model_path, std::string("has no /") + name);
   LinearReadout r;
   r.layers = f.dataset("layers/names").read_strings();
@@ -87,7 +90,8 @@ LinearReadout fold_model(const std::string& model_path, const std::vector<Target
   auto weights = f.dataset("weights");
   const std::int64_t P = weights.rows(), V = weights.cols();
   if (offset.size() != r.layers.size() + 1 || offset.front() != 0 || offset.back() != P)
-    throw input_error(model_path, "/layers/offset does not cut the " + std::to_string(P) + " feature columns");
+    throw input_error(model_path,
+                      "/layers/offset does not cut the " + std::to_string(P) + " feature columns");
   for (size_t l = 0; l < r.layers.size(); ++l) r.dims.push_back(offset[l + 1] - offset[l]);
   r.dim = P;
   r.n_targets = static_cast<std::int64_t>(targets.size());
@@ -124,7 +128,8 @@ LinearReadout fold_model(const std::string& model_path, const std::vector<Target
     double b = 0;
     for (const auto& [v, c] : targets[t].coefficients) b += c * intercept[static_cast<size_t>(v)];
     // Fold the centring with the float weights actually used, so f . A + bias is exactly the model.
-    for (std::int64_t p = 0; p < P; ++p) b -= static_cast<double>(mean[static_cast<size_t>(p)]) * r.weights[static_cast<size_t>(p) * T + t];
+    for (std::int64_t p = 0; p < P; ++p)
+      b -= static_cast<double>(mean[static_cast<size_t>(p)]) * r.weights[static_cast<size_t>(p) * T + t];
     r.bias[t] = b;
   }
   r.feature_mean = std::move(mean);
@@ -149,7 +154,8 @@ std::vector<double> apply_readout(const LinearReadout& r, const float* features,
   return out;
 }
 
-std::vector<double> natural_objectives(const std::string& features_path, const LinearReadout& r, MPI_Comm comm) {
+std::vector<double> natural_objectives(const std::string& features_path, const LinearReadout& r,
+                                       MPI_Comm comm) {
   auto f = h5::File::open(features_path, h5::Mode::Read);
   std::vector<h5::Dataset> sets;
   std::int64_t n = -1;
@@ -160,7 +166,8 @@ std::vector<double> natural_objectives(const std::string& features_path, const L
     if (sets.back().cols() != r.dims[l])
       throw input_error(features_path, "/" + name + " has " + std::to_string(sets.back().cols()) +
                                            " columns but the model expects " + std::to_string(r.dims[l]));
-    if (n >= 0 && sets.back().rows() != n) throw input_error(features_path, "layers have different row counts");
+    if (n >= 0 && sets.back().rows() != n)
+      throw input_error(features_path, "layers have different row counts");
     n = sets.back().rows();
   }
   const auto T = static_cast<size_t>(r.n_targets);
@@ -179,7 +186,8 @@ std::vector<double> natural_objectives(const std::string& features_path, const L
       col += r.dims[l];
     }
     auto obj = apply_readout(r, rowbuf.data(), rows.size());
-    std::copy(obj.begin(), obj.end(), out.begin() + static_cast<std::ptrdiff_t>(rows.begin * static_cast<std::int64_t>(T)));
+    std::copy(obj.begin(), obj.end(),
+              out.begin() + static_cast<std::ptrdiff_t>(rows.begin * static_cast<std::int64_t>(T)));
   }
   share_disjoint(out, comm);
   return out;

@@ -18,12 +18,12 @@
 namespace deepvox::maximize {
 
 struct LinearReadout {
-  std::vector<std::string> layers;  // feature columns, layer by layer in this order
-  std::vector<std::int64_t> dims;   // columns of each layer
-  std::int64_t dim = 0;             // P, the sum of dims
-  std::int64_t n_targets = 0;       // T
-  std::vector<float> weights;       // A, [P, T] row-major
-  std::vector<double> bias;         // [T]
+  std::vector<std::string> layers;                 // feature columns, layer by layer in this order
+  std::vector<std::int64_t> dims;                  // columns of each layer
+  std::int64_t dim = 0;                            // P, the sum of dims
+  std::int64_t n_targets = 0;                      // T
+  std::vector<float> weights;                      // A, [P, T] row-major
+  std::vector<double> bias;                        // [T]
   std::vector<float> feature_mean, feature_scale;  // [P] z-scoring of model.h5 (diversity); may be empty
 };
 
@@ -38,7 +38,8 @@ std::vector<double> apply_readout(const LinearReadout& r, const float* features,
 
 // Collective: the objective of every target for every stimulus of features.h5 ([N, T], row-major),
 // from its stored features of r.layers; rows in fixed chunks over ranks.
-std::vector<double> natural_objectives(const std::string& features_path, const LinearReadout& r, MPI_Comm comm);
+std::vector<double> natural_objectives(const std::string& features_path, const LinearReadout& r,
+                                       MPI_Comm comm);
 
 // Sums equal-sized buffers over ranks where each element is nonzero on at most one rank: exact whatever
 // the rank count (-0.0 is normalized first, so 1 and N ranks agree bit for bit). Every rank gets the sum.

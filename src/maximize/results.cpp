@@ -18,8 +18,8 @@ std::string join(const std::vector<std::string>& v) {
 
 std::vector<float> to_float(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
 
-void write_scores(const h5::Group& g, const ModelScores& s, const Comparison& c, std::int64_t t, std::int64_t r,
-                  const std::vector<std::string>& natural_ids) {
+void write_scores(const h5::Group& g, const ModelScores& s, const Comparison& c, std::int64_t t,
+                  std::int64_t r, const std::vector<std::string>& natural_ids) {
   const auto n = static_cast<std::int64_t>(natural_ids.size());
   g.write_array<float>("final", to_float(c.own), {t, r});
   g.write_array<float>("all_targets", to_float(s.generated), {t, r, t});
@@ -57,7 +57,8 @@ Comparison compare(const ModelScores& s, std::int64_t n_targets, std::int64_t re
     std::vector<double> column(n);
     for (size_t i = 0; i < n; ++i) {
       column[i] = s.natural[i * T + t];
-      if (column[i] > c.best_natural[t]) c.best_natural[t] = column[i], c.best_natural_row[t] = static_cast<std::int64_t>(i);
+      if (column[i] > c.best_natural[t])
+        c.best_natural[t] = column[i], c.best_natural_row[t] = static_cast<std::int64_t>(i);
     }
     std::sort(column.begin(), column.end());
     bool any = false;
@@ -65,9 +66,10 @@ Comparison compare(const ModelScores& s, std::int64_t n_targets, std::int64_t re
       const size_t img = t * R + k;
       const double own = s.generated[img * T + t];
       c.own[img] = own;
-      c.percentile[img] = n ? static_cast<double>(std::lower_bound(column.begin(), column.end(), own) - column.begin()) /
-                                  static_cast<double>(n)
-                            : 0.0;
+      c.percentile[img] =
+          n ? static_cast<double>(std::lower_bound(column.begin(), column.end(), own) - column.begin()) /
+                  static_cast<double>(n)
+            : 0.0;
       c.beats[img] = own > c.best_natural[t];
       any = any || c.beats[img];
       images_beating += c.beats[img];
@@ -79,8 +81,8 @@ Comparison compare(const ModelScores& s, std::int64_t n_targets, std::int64_t re
   return c;
 }
 
-void write_results(const h5::File& f, const Options& o, const std::vector<Target>& targets, std::int64_t n_voxels,
-                   const IndependentModel& independent, const Results& r) {
+void write_results(const h5::File& f, const Options& o, const std::vector<Target>& targets,
+                   std::int64_t n_voxels, const IndependentModel& independent, const Results& r) {
   const std::int64_t T = r.n_targets, R = r.restarts, S = r.size;
   const auto n_rec = static_cast<std::int64_t>(r.recorded_steps.size());
   f.write_array<std::uint8_t>("images", r.images, {T, R, S, S, 3});
@@ -109,7 +111,8 @@ void write_results(const h5::File& f, const Options& o, const std::vector<Target
 
   auto traj = f.write_array<float>("trajectories", r.trajectories, {T, R, n_rec});
   traj.write_attr<std::int64_t>("steps", r.recorded_steps);
-  traj.write_attr("meaning", "predicted objective of each image under that step's random view, before its update");
+  traj.write_attr("meaning",
+                  "predicted objective of each image under that step's random view, before its update");
 
   auto val = f.create_group("validation");
   write_scores(val.create_group("model"), r.model, compare(r.model, T, R), T, R, r.natural_ids);
@@ -120,7 +123,8 @@ void write_results(const h5::File& f, const Options& o, const std::vector<Target
   ind.write_vector<double>("test_r", independent.test_r);
   ind.write_attr("layers", join(independent.readout.layers));
   ind.write_attr<std::int64_t>("n_train", independent.n_train);
-  ind.write_attr("method", "kernel ridge per target on the layers named, lambda by leave-one-out over /split/train");
+  ind.write_attr("method",
+                 "kernel ridge per target on the layers named, lambda by leave-one-out over /split/train");
   if (!r.truth.generated.empty()) {
     write_scores(val.create_group("truth"), r.truth, compare(r.truth, T, R), T, R, r.natural_ids);
   } else {
@@ -135,11 +139,14 @@ void write_results(const h5::File& f, const Options& o, const std::vector<Target
   // Timings are attributes, not datasets: they are the only thing that differs between rank counts.
   f.write_attr<double>("optimize_wall_seconds", r.optimize_wall_seconds);
   f.write_attr<double>("optimize_rank_seconds", r.optimize_rank_seconds);
-  f.write_attr<double>("seconds_per_target", r.optimize_rank_seconds / static_cast<double>(std::max<std::int64_t>(T, 1)));
-  f.write_attr<double>("passes_per_second", static_cast<double>(r.passes) / std::max(r.optimize_rank_seconds, 1e-9));
+  f.write_attr<double>("seconds_per_target",
+                       r.optimize_rank_seconds / static_cast<double>(std::max<std::int64_t>(T, 1)));
+  f.write_attr<double>("passes_per_second",
+                       static_cast<double>(r.passes) / std::max(r.optimize_rank_seconds, 1e-9));
 }
 
-std::vector<std::string> write_grids(const std::string& folder, const std::vector<Target>& targets, const Results& r) {
+std::vector<std::string> write_grids(const std::string& folder, const std::vector<Target>& targets,
+                                     const Results& r) {
   std::filesystem::create_directories(folder);
   const auto model = compare(r.model, r.n_targets, r.restarts);
   std::vector<std::string> order;
@@ -159,13 +166,14 @@ std::vector<std::string> write_grids(const std::string& folder, const std::vecto
       for (size_t k = 0; k < R; ++k) {
         row.images.push_back(r.images.data() + (t * R + k) * image_bytes);
         char caption[64];
-        std::snprintf(caption, sizeof caption, "%.3g (nat %.3g)", model.own[t * R + k], model.best_natural[t]);
+        std::snprintf(caption, sizeof caption, "%.3g (nat %.3g)", model.own[t * R + k],
+                      model.best_natural[t]);
         row.captions.emplace_back(caption);
       }
       rows.push_back(row);
     }
     const std::string path = (std::filesystem::path(folder) / (file_safe(roi) + ".png")).string();
-    write_grid(path, "maximize: " + roi + " (predicted objective; best natural image in brackets)", rows,
+    write_grid(path, roi + ": predicted objective of each image (best natural image)", rows,
                static_cast<int>(r.size));
     written.push_back(path);
   }

@@ -16,9 +16,9 @@ namespace deepvox::maximize {
 // Predicted objectives of the natural stimuli under one model ([N, T]) and of the generated images
 // ([T*R, T]: every image scored for every target, so selectivity across targets can be read off).
 struct ModelScores {
-  std::string name;                 // "natural", "independent", "truth"
-  std::vector<double> natural;      // [N, T]
-  std::vector<double> generated;    // [T*R, T]
+  std::string name;               // "natural", "independent", "truth"
+  std::vector<double> natural;    // [N, T]
+  std::vector<double> generated;  // [T*R, T]
 };
 
 struct Results {
@@ -38,21 +38,22 @@ struct Results {
 
 // Per-target comparison against the natural stimuli under one model.
 struct Comparison {
-  std::vector<double> best_natural;           // [T]
-  std::vector<std::int64_t> best_natural_row; // [T]
-  std::vector<double> own;                    // [T, R] the image's score for its own target
-  std::vector<double> percentile;             // [T, R] fraction of natural stimuli scoring below
-  std::vector<std::uint8_t> beats;            // [T, R] own > best natural
-  double fraction_targets = 0;                // targets whose best restart beats the best natural image
-  double fraction_images = 0;                 // images beating it
+  std::vector<double> best_natural;            // [T]
+  std::vector<std::int64_t> best_natural_row;  // [T]
+  std::vector<double> own;                     // [T, R] the image's score for its own target
+  std::vector<double> percentile;              // [T, R] fraction of natural stimuli scoring below
+  std::vector<std::uint8_t> beats;             // [T, R] own > best natural
+  double fraction_targets = 0;                 // targets whose best restart beats the best natural image
+  double fraction_images = 0;                  // images beating it
 };
 Comparison compare(const ModelScores& s, std::int64_t n_targets, std::int64_t restarts);
 
 // Collective: writes maximize.h5's datasets (rank 0 holds the data; every rank calls).
-void write_results(const h5::File& f, const Options& o, const std::vector<Target>& targets, std::int64_t n_voxels,
-                   const IndependentModel& independent, const Results& r);
+void write_results(const h5::File& f, const Options& o, const std::vector<Target>& targets,
+                   std::int64_t n_voxels, const IndependentModel& independent, const Results& r);
 
 // Rank 0: one PNG grid per ROI in `folder`; returns the files written.
-std::vector<std::string> write_grids(const std::string& folder, const std::vector<Target>& targets, const Results& r);
+std::vector<std::string> write_grids(const std::string& folder, const std::vector<Target>& targets,
+                                     const Results& r);
 
 }  // namespace deepvox::maximize

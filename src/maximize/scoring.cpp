@@ -7,8 +7,9 @@
 
 namespace deepvox::maximize {
 
-std::map<std::string, at::Tensor> clean_features(const extract::FeatureModel& model, const std::uint8_t* images,
-                                                 std::int64_t b, std::int64_t s, at::Device device) {
+std::map<std::string, at::Tensor> clean_features(const extract::FeatureModel& model,
+                                                 const std::uint8_t* images, std::int64_t b, std::int64_t s,
+                                                 at::Device device) {
   at::NoGradGuard no_grad;
   auto x = resize_to(from_uint8_hwc(images, b, s).to(device), model.input_size());
   auto out = model.layer_features(model.normalize(x * 255.0));
@@ -16,14 +17,16 @@ std::map<std::string, at::Tensor> clean_features(const extract::FeatureModel& mo
   return out;
 }
 
-std::vector<double> score_features(const LinearReadout& readout, const std::map<std::string, at::Tensor>& features) {
+std::vector<double> score_features(const LinearReadout& readout,
+                                   const std::map<std::string, at::Tensor>& features) {
   std::vector<at::Tensor> parts;
   for (size_t l = 0; l < readout.layers.size(); ++l) {
     auto it = features.find(readout.layers[l]);
     if (it == features.end()) throw std::logic_error("maximize: no features of layer " + readout.layers[l]);
     if (it->second.size(1) != readout.dims[l])
-      throw std::runtime_error("maximize: layer " + readout.layers[l] + " gives " + std::to_string(it->second.size(1)) +
-                               " features but the readout expects " + std::to_string(readout.dims[l]));
+      throw std::runtime_error("maximize: layer " + readout.layers[l] + " gives " +
+                               std::to_string(it->second.size(1)) + " features but the readout expects " +
+                               std::to_string(readout.dims[l]));
     parts.push_back(it->second);
   }
   auto x = at::cat(parts, 1).contiguous();

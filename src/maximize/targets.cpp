@@ -115,10 +115,11 @@ class Resolver {
 
   Target single_voxel(std::int64_t v, const std::string& label) const {
     if (v < 0 || v >= info_.n_voxels) {
-      fail("voxel index " + std::to_string(v) + " is out of range: the model has " + std::to_string(info_.n_voxels) +
-           " voxels (0.." + std::to_string(info_.n_voxels - 1) + ")");
+      fail("voxel index " + std::to_string(v) + " is out of range: the model has " +
+           std::to_string(info_.n_voxels) + " voxels (0.." + std::to_string(info_.n_voxels - 1) + ")");
     }
-    if (!valid(v)) fail("voxel " + std::to_string(v) + " is excluded (NaN or constant responses, /voxels/valid = 0)");
+    if (!valid(v))
+      fail("voxel " + std::to_string(v) + " is excluded (NaN or constant responses, /voxels/valid = 0)");
     Target t{label.empty() ? "voxel:" + std::to_string(v) : label, "voxel", roi_of(v), v, {{v, 1.0}}};
     return t;
   }
@@ -130,11 +131,12 @@ class Resolver {
                                 [&](std::int64_t v) { return !std::isfinite(r[static_cast<size_t>(v)]); }),
                  voxels.end());
     if (n < 1 || n > static_cast<std::int64_t>(voxels.size()))
-      fail("asks for " + std::to_string(n) + " voxels, ROI '" + name + "' has " + std::to_string(voxels.size()) +
-           " scored valid voxels");
+      fail("asks for " + std::to_string(n) + " voxels, ROI '" + name + "' has " +
+           std::to_string(voxels.size()) + " scored valid voxels");
     // Best test_r first; ties by index, so the choice is deterministic.
-    std::stable_sort(voxels.begin(), voxels.end(),
-                     [&](std::int64_t a, std::int64_t b) { return r[static_cast<size_t>(a)] > r[static_cast<size_t>(b)]; });
+    std::stable_sort(voxels.begin(), voxels.end(), [&](std::int64_t a, std::int64_t b) {
+      return r[static_cast<size_t>(a)] > r[static_cast<size_t>(b)];
+    });
     for (std::int64_t k = 0; k < n; ++k) {
       auto v = voxels[static_cast<size_t>(k)];
       Target t = single_voxel(v, name + " #" + std::to_string(k + 1) + " (voxel " + std::to_string(v) + ")");

@@ -183,7 +183,7 @@ void score(LatentMethod& m, const at::Tensor& rendered255, const at::Tensor& ori
 
 }  // namespace
 
-LatentResult decode_latents(const LatentOptions& o, const LatentInputs& in, std::int64_t block,
+LatentResult decode_latents(const LatentOptions& o, const LatentInputs& in, std::int64_t block, bool rescale,
                             const std::string& device, std::uint64_t seed, MPI_Comm comm) {
   LatentResult r;
   r.generator = o.generator;
@@ -233,6 +233,7 @@ LatentResult decode_latents(const LatentOptions& o, const LatentInputs& in, std:
       return out;
     };
     Decoded d = decode_targets(design, y.cols, block, loader, comm, "latent " + name);
+    if (rescale) rescale_to_training(d);
     m.decoded = std::move(d.test);
     m.truth = std::move(d.truth);
     m.lambda = std::move(d.lambda);

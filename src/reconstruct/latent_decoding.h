@@ -56,9 +56,10 @@ struct LatentInputs {
   std::vector<std::int64_t> train_rows, test_rows;  // rows of `stimuli`
 };
 
-// Collective over comm.
+// Collective over comm. rescale: give decoded latents the training mean and s.d. (as decoded features get),
+// which undoes ridge shrinkage before rendering and before the attribute threshold.
 LatentResult decode_latents(const LatentOptions& options, const LatentInputs& in, std::int64_t target_block,
-                            const std::string& device, std::uint64_t seed, MPI_Comm comm);
+                            bool rescale, const std::string& device, std::uint64_t seed, MPI_Comm comm);
 
 // Collective: writes /latent/... into the stage file.
 void write_latent(const h5::Group& root, const LatentResult& r, const std::vector<std::string>& test_ids);

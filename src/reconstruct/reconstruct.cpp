@@ -322,7 +322,7 @@ void run(const Config& cfg, MPI_Comm comm) {
     li.stimuli = &stimuli;
     li.train_rows = deterministic([&] { return match_ids(li.train_ids, stimuli.ids(), "the stimulus set lacks training stimuli"); });
     li.test_rows = deterministic([&] { return match_ids(li.test_ids, stimuli.ids(), "the stimulus set lacks test stimuli"); });
-    latent = std::make_unique<LatentResult>(decode_latents(opt.latent, li, opt.target_block, opt.device, opt.seed, comm));
+    latent = std::make_unique<LatentResult>(decode_latents(opt.latent, li, opt.target_block, opt.rescale, opt.device, opt.seed, comm));
   }
 
   // 4. Pixel optimization and its evaluation.

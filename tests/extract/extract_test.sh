@@ -17,10 +17,10 @@ layers="features.2 features.5 features.12 classifier.2 classifier.5"
 
 "$py" "$repo/tools/export_torchscript.py" --model alexnet --random-seed 0 --layers "${layers// /,}" --output "$work/alexnet.pt" \
   || { echo "FAIL - export"; exit 1; }
-"$py" "$here/make_fixture.py" "$work/fix" "$work/alexnet.pt" 3000 $layers || { echo "FAIL - fixture"; exit 1; }
+"$py" "$here/make_fixture.py" "$work/fix" "$work/alexnet.pt" 5000 $layers || { echo "FAIL - fixture"; exit 1; }
 
 common=(--set extract.network=torchscript --set extract.weights="$work/alexnet.pt" --set extract.input_size=224
-        --set extract.max_features=3000 --set extract.batch_size=3 --set threads=1 --set progress=never
+        --set extract.max_features=5000 --set extract.batch_size=3 --set threads=1 --set progress=never
         --set "extract.layers=[${layers// /, }]")
 for n in 1 2 4; do
   if mpi $n "$exe" extract "${common[@]}" --set run_dir="$work/np$n" --set extract.images="$work/fix/manifest.csv" \

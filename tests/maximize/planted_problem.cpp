@@ -80,8 +80,10 @@ void write_responses_and_model(const PlantedProblem& p) {
   const std::int64_t n = p.n_images, P = d1 + d2, V = p.n_voxels;
   std::vector<double> x(static_cast<size_t>(n * P));
   for (std::int64_t i = 0; i < n; ++i) {
-    for (std::int64_t j = 0; j < d1; ++j) x[static_cast<size_t>(i * P + j)] = f1[static_cast<size_t>(i * d1 + j)];
-    for (std::int64_t j = 0; j < d2; ++j) x[static_cast<size_t>(i * P + d1 + j)] = f2[static_cast<size_t>(i * d2 + j)];
+    for (std::int64_t j = 0; j < d1; ++j)
+      x[static_cast<size_t>(i * P + j)] = f1[static_cast<size_t>(i * d1 + j)];
+    for (std::int64_t j = 0; j < d2; ++j)
+      x[static_cast<size_t>(i * P + d1 + j)] = f2[static_cast<size_t>(i * d2 + j)];
   }
   // Training statistics (ddof 0), as fit computes them.
   std::vector<float> mean(static_cast<size_t>(P)), scale(static_cast<size_t>(P));
@@ -112,18 +114,20 @@ void write_responses_and_model(const PlantedProblem& p) {
     for (std::int64_t v = 0; v < V; ++v) {
       double acc = intercept[static_cast<size_t>(v)];
       for (std::int64_t j = 0; j < P; ++j)
-        acc += (x[static_cast<size_t>(i * P + j)] - mean[static_cast<size_t>(j)]) / scale[static_cast<size_t>(j)] *
-               w[static_cast<size_t>(j * V + v)];
+        acc += (x[static_cast<size_t>(i * P + j)] - mean[static_cast<size_t>(j)]) /
+               scale[static_cast<size_t>(j)] * w[static_cast<size_t>(j * V + v)];
       pred[static_cast<size_t>(i * V + v)] = acc;
       responses[static_cast<size_t>(i * V + v)] = static_cast<float>(acc + 0.1 * normal(rng));
     }
   std::vector<float> test_r(static_cast<size_t>(V));
   for (std::int64_t v = 0; v < V; ++v) {
     double ma = 0, mb = 0, sab = 0, saa = 0, sbb = 0, m = static_cast<double>(n - p.n_train);
-    for (std::int64_t i = p.n_train; i < n; ++i) ma += pred[static_cast<size_t>(i * V + v)], mb += responses[static_cast<size_t>(i * V + v)];
+    for (std::int64_t i = p.n_train; i < n; ++i)
+      ma += pred[static_cast<size_t>(i * V + v)], mb += responses[static_cast<size_t>(i * V + v)];
     ma /= m, mb /= m;
     for (std::int64_t i = p.n_train; i < n; ++i) {
-      const double a = pred[static_cast<size_t>(i * V + v)] - ma, b = responses[static_cast<size_t>(i * V + v)] - mb;
+      const double a = pred[static_cast<size_t>(i * V + v)] - ma,
+                   b = responses[static_cast<size_t>(i * V + v)] - mb;
       sab += a * b, saa += a * a, sbb += b * b;
     }
     test_r[static_cast<size_t>(v)] = static_cast<float>(sab / std::sqrt(saa * sbb));
@@ -137,7 +141,8 @@ void write_responses_and_model(const PlantedProblem& p) {
     r.write_array<float>("responses", responses, {n, V});
     r.write_vector<std::int64_t>("split/train", train);
     r.write_vector<std::int64_t>("split/test", test);
-    std::vector<std::uint8_t> early(static_cast<size_t>(V), 0), late(static_cast<size_t>(V), 0), valid(static_cast<size_t>(V), 1);
+    std::vector<std::uint8_t> early(static_cast<size_t>(V), 0), late(static_cast<size_t>(V), 0),
+        valid(static_cast<size_t>(V), 1);
     for (std::int64_t v = 0; v < V; ++v) (v < V / 2 ? early : late)[static_cast<size_t>(v)] = 1;
     r.write_vector<std::uint8_t>("rois/early", early);
     r.write_vector<std::uint8_t>("rois/late", late);
@@ -170,40 +175,43 @@ PlantedProblem build_planted_problem(const std::string& dir, MPI_Comm comm) {
     for (std::int64_t i = 0; i < p.n_images; ++i) {
       char id[32];
       std::snprintf(id, sizeof id, "img_%03lld", static_cast<long long>(i));
-      image::write_image_file(p.dir + "/images/" + id + ".png", draw_image(i, static_cast<int>(p.input_size)));
+      image::write_image_file(p.dir + "/images/" + id + ".png",
+                              draw_image(i, static_cast<int>(p.input_size)));
       rows.push_back({id, std::string(id) + ".png"});
     }
     write_manifest(p.manifest_path, {"stimulus_id", "path"}, rows);
   }
   MPI_Barrier(comm);
-  Config cfg = Config::load("", {"run_dir=" + p.dir, "extract.images=" + p.manifest_path, "extract.network=torchscript",
-                                 "extract.weights=" + p.net_path, "extract.input_size=32",
-                                 "extract.layers=[conv1, conv2]", "extract.max_features=256",
-                                 "extract.normalization=imagenet", "extract.batch_size=8", "progress=never"});
+  Config cfg =
+      Config::load("", {"run_dir=" + p.dir, "extract.images=" + p.manifest_path,
+                        "extract.network=torchscript", "extract.weights=" + p.net_path,
+                        "extract.input_size=32", "extract.layers=[conv1, conv2]", "extract.max_features=256",
+                        "extract.normalization=imagenet", "extract.batch_size=8", "progress=never"});
   extract::run(cfg, comm);
   if (r == 0) write_responses_and_model(p);
   MPI_Barrier(comm);
   return p;
 }
 
-Config planted_config(const PlantedProblem& p, const std::string& run_dir, const std::vector<std::string>& overrides,
-                      MPI_Comm comm) {
+Config planted_config(const PlantedProblem& p, const std::string& run_dir,
+                      const std::vector<std::string>& overrides, MPI_Comm comm) {
   int r = 0;
   MPI_Comm_rank(comm, &r);
   MPI_Barrier(comm);  // nobody still reads the previous run's copies
   if (r == 0) copy_inputs(p.dir, run_dir);
   MPI_Barrier(comm);
-  std::vector<std::string> all = {"run_dir=" + run_dir,
-                                  "progress=never",
-                                  "maximize.targets=[roi:early, roi:late, voxel:3, contrast:late:early, top:late:1]",
-                                  "maximize.restarts=2",
-                                  "maximize.steps=40",
-                                  "maximize.image_size=24",
-                                  "maximize.targets_per_pass=2",
-                                  "maximize.record_every=5",
-                                  "maximize.pad=2",
-                                  "maximize.jitter=2",
-                                  "maximize.lr=0.1"};
+  std::vector<std::string> all = {
+      "run_dir=" + run_dir,
+      "progress=never",
+      "maximize.targets=[roi:early, roi:late, voxel:3, contrast:late:early, top:late:1]",
+      "maximize.restarts=2",
+      "maximize.steps=40",
+      "maximize.image_size=24",
+      "maximize.targets_per_pass=2",
+      "maximize.record_every=5",
+      "maximize.pad=2",
+      "maximize.jitter=2",
+      "maximize.lr=0.1"};
   all.insert(all.end(), overrides.begin(), overrides.end());
   return Config::load("", all);
 }

@@ -16,7 +16,7 @@
 namespace deepvox::maximize::testing {
 
 struct PlantedProblem {
-  std::string dir;                 // holds the net, images, manifest and the run files
+  std::string dir;  // holds the net, images, manifest and the run files
   std::int64_t n_images = 64, n_train = 52, n_voxels = 12;
   std::vector<std::string> rois = {"early", "late"};  // voxels 0..5 and 6..11
   std::int64_t input_size = 32;
@@ -28,7 +28,7 @@ PlantedProblem build_planted_problem(const std::string& dir, MPI_Comm comm);
 
 // The config of a maximize run on the problem in run_dir (inputs copied there by rank 0 of comm), with
 // small settings; `overrides` ("key=value") come last.
-Config planted_config(const PlantedProblem& p, const std::string& run_dir, const std::vector<std::string>& overrides,
-                      MPI_Comm comm);
+Config planted_config(const PlantedProblem& p, const std::string& run_dir,
+                      const std::vector<std::string>& overrides, MPI_Comm comm);
 
 }  // namespace deepvox::maximize::testing

@@ -28,8 +28,10 @@ int main(int argc, char** argv) {
   std::vector<std::string> sets;
   for (int i = 2; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
-    if (flag == "--config") config = argv[i + 1];
-    else if (flag == "--set") sets.push_back(argv[i + 1]);
+    if (flag == "--config")
+      config = argv[i + 1];
+    else if (flag == "--set")
+      sets.push_back(argv[i + 1]);
     else {
       std::fprintf(stderr, "unknown argument %s\n", argv[i]);
       return 1;
@@ -39,9 +41,12 @@ int main(int argc, char** argv) {
     auto cfg = deepvox::Config::load(config, sets);
     deepvox::set_progress_mode(deepvox::parse_progress_mode(cfg.str("progress")));
     deepvox::apply_threads(cfg);
-    if (stage == "extract") deepvox::extract::run(cfg, MPI_COMM_WORLD);
-    else if (stage == "maximize") deepvox::maximize::run(cfg, MPI_COMM_WORLD);
-    else throw deepvox::ConfigError("unknown stage " + stage);
+    if (stage == "extract")
+      deepvox::extract::run(cfg, MPI_COMM_WORLD);
+    else if (stage == "maximize")
+      deepvox::maximize::run(cfg, MPI_COMM_WORLD);
+    else
+      throw deepvox::ConfigError("unknown stage " + stage);
   } catch (const std::exception& e) {
     deepvox::log::error("{}", e.what());
     MPI_Abort(MPI_COMM_WORLD, 1);

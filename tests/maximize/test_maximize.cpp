@@ -96,7 +96,8 @@ TEST(Maximize, RaisesThePredictedResponseAboveEveryNaturalImage) {
   // The independent model here re-fits both layers (leave-one-out instead of the planted weights): with only
   // 52 training images, a single layer's model extrapolates too loosely to be a sharp check.
   run_on(world_size(), dir,
-         {"maximize.steps=100", "maximize.diversity=0.05", "maximize.tv=0.01", "maximize.independent_layers=[conv2, conv1]"});
+         {"maximize.steps=100", "maximize.diversity=0.05", "maximize.tv=0.01",
+          "maximize.independent_layers=[conv2, conv1]"});
   if (world_rank() != 0) return;
   auto f = h5::File::open(dir + "/maximize.h5", h5::Mode::Read);
   const std::int64_t T = 5, R = 2;
@@ -122,7 +123,8 @@ TEST(Maximize, RaisesThePredictedResponseAboveEveryNaturalImage) {
     beating += any;
   }
   EXPECT_GE(static_cast<double>(beating) / T, 0.9) << "fraction of targets beating the best natural image";
-  const double fraction = f.group("validation/model").read_attr<double>("fraction_targets_beating_best_natural");
+  const double fraction =
+      f.group("validation/model").read_attr<double>("fraction_targets_beating_best_natural");
   EXPECT_DOUBLE_EQ(fraction, static_cast<double>(beating) / T);
   // The independent model agrees that the images drive their targets hard.
   auto ind_pct = f.dataset("validation/independent/percentile").read_all<float>();
@@ -146,7 +148,8 @@ TEST(Maximize, SameResultsAtOneTwoAndFourRanks) {
   for (int n : counts) {
     auto other = datasets(g_work + "/ranks" + std::to_string(n) + "/maximize.h5");
     ASSERT_EQ(other.size(), reference.size());
-    for (const auto& [path, bytes] : reference) EXPECT_TRUE(other.at(path) == bytes) << path << " differs at " << n << " ranks";
+    for (const auto& [path, bytes] : reference)
+      EXPECT_TRUE(other.at(path) == bytes) << path << " differs at " << n << " ranks";
   }
 }
 
@@ -190,21 +193,27 @@ TEST(Maximize, FoldedReadoutEqualsTheModelsPrediction) {
   auto scale = m.dataset("features/scale").read_all<float>();
   auto f1 = feat.dataset("features/conv1").read_all<float>();
   auto f2 = feat.dataset("features/conv2").read_all<float>();
-  const std::int64_t d1 = feat.dataset("features/conv1").cols(), P = static_cast<std::int64_t>(mean.size()), V = 12, N = g_problem.n_images;
-  auto natural = h5::File::open(dir + "/maximize.h5", h5::Mode::Read).dataset("validation/model/natural").read_all<float>();
+  const std::int64_t d1 = feat.dataset("features/conv1").cols(), P = static_cast<std::int64_t>(mean.size()),
+                     V = 12, N = g_problem.n_images;
+  auto natural = h5::File::open(dir + "/maximize.h5", h5::Mode::Read)
+                     .dataset("validation/model/natural")
+                     .read_all<float>();
   const std::int64_t T = 5;
   for (std::int64_t i = 0; i < N; ++i) {
     std::vector<double> pred(static_cast<size_t>(V));
     for (std::int64_t v = 0; v < V; ++v) {
       double acc = b[static_cast<size_t>(v)];
       for (std::int64_t j = 0; j < P; ++j) {
-        const double x = j < d1 ? f1[static_cast<size_t>(i * d1 + j)] : f2[static_cast<size_t>(i * (P - d1) + j - d1)];
-        acc += (x - mean[static_cast<size_t>(j)]) / scale[static_cast<size_t>(j)] * w[static_cast<size_t>(j * V + v)];
+        const double x =
+            j < d1 ? f1[static_cast<size_t>(i * d1 + j)] : f2[static_cast<size_t>(i * (P - d1) + j - d1)];
+        acc += (x - mean[static_cast<size_t>(j)]) / scale[static_cast<size_t>(j)] *
+               w[static_cast<size_t>(j * V + v)];
       }
       pred[static_cast<size_t>(v)] = acc;
     }
     double early = 0, late = 0;
-    for (std::int64_t v = 0; v < 6; ++v) early += pred[static_cast<size_t>(v)] / 6, late += pred[static_cast<size_t>(v + 6)] / 6;
+    for (std::int64_t v = 0; v < 6; ++v)
+      early += pred[static_cast<size_t>(v)] / 6, late += pred[static_cast<size_t>(v + 6)] / 6;
     const double expected[5] = {early, late, pred[3], late - early, pred[6]};
     for (std::int64_t t = 0; t < T; ++t) {
       if (t == 4) continue;  // top:late:1 is whichever late voxel predicts best; checked below
@@ -217,7 +226,9 @@ TEST(Maximize, FoldedReadoutEqualsTheModelsPrediction) {
   std::int64_t best = 6;
   for (std::int64_t v = 7; v < 12; ++v)
     if (r[static_cast<size_t>(v)] > r[static_cast<size_t>(best)]) best = v;
-  auto voxel = h5::File::open(dir + "/maximize.h5", h5::Mode::Read).dataset("objective/voxel").read_all<std::int64_t>();
+  auto voxel = h5::File::open(dir + "/maximize.h5", h5::Mode::Read)
+                   .dataset("objective/voxel")
+                   .read_all<std::int64_t>();
   EXPECT_EQ(voxel[4], best);
 }
 
@@ -249,13 +260,16 @@ TEST(Maximize, IndependentModelIsARidgeWithLeaveOneOutLambda) {
   info.roi_masks = {std::vector<std::uint8_t>{1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0}};
   auto targets = expand_targets({"roi:early", "voxel:9"}, info, 1.0);
   const std::vector<double> lambdas = {0.01, 0.1, 1, 10, 100, 1000, 1e4};
-  auto m = fit_independent(dir + "/features.h5", dir + "/responses.h5", {"conv1"}, targets, lambdas, MPI_COMM_SELF);
+  auto m = fit_independent(dir + "/features.h5", dir + "/responses.h5", {"conv1"}, targets, lambdas,
+                           MPI_COMM_SELF);
   // Reference: z-scored train features, primal ridge with an intercept per lambda, brute-force leave-one-out.
   auto feat = h5::File::open(dir + "/features.h5", h5::Mode::Read);
   auto resp = h5::File::open(dir + "/responses.h5", h5::Mode::Read);
   const std::int64_t n = g_problem.n_train, d = feat.dataset("features/conv1").cols();
-  auto x = at::tensor(feat.dataset("features/conv1").read_all<float>(), at::kDouble).view({-1, d}).narrow(0, 0, n);
-  auto y_all = at::tensor(resp.dataset("responses").read_all<float>(), at::kDouble).view({-1, 12}).narrow(0, 0, n);
+  auto x =
+      at::tensor(feat.dataset("features/conv1").read_all<float>(), at::kDouble).view({-1, d}).narrow(0, 0, n);
+  auto y_all =
+      at::tensor(resp.dataset("responses").read_all<float>(), at::kDouble).view({-1, 12}).narrow(0, 0, n);
   auto mean = x.mean(0), sd = x.std(0, false);
   sd = at::where(sd > 0, sd, at::ones_like(sd));
   auto z = (x - mean) / sd;
@@ -271,13 +285,15 @@ TEST(Maximize, IndependentModelIsARidgeWithLeaveOneOutLambda) {
         auto zi = z.index_select(0, keep), yi = y.index_select(0, keep);
         auto zm = zi.mean(0), ym = yi.mean();
         auto zic = zi - zm;
-        auto wi = at::linalg_solve(at::mm(zic.t(), zic) + lambda * at::eye(d, at::kDouble), at::mv(zic.t(), yi - ym));
+        auto wi = at::linalg_solve(at::mm(zic.t(), zic) + lambda * at::eye(d, at::kDouble),
+                                   at::mv(zic.t(), yi - ym));
         sse += std::pow(y[i].item<double>() - (ym + at::dot(z[i] - zm, wi)).item<double>(), 2);
       }
       if (sse <= best_sse) best_sse = sse, best_lambda = lambda;
     }
     EXPECT_EQ(m.lambda[t], best_lambda) << "target " << t;
-    auto w = at::linalg_solve(at::mm(z.t(), z) + best_lambda * at::eye(d, at::kDouble), at::mv(z.t(), yc)) / sd;
+    auto w =
+        at::linalg_solve(at::mm(z.t(), z) + best_lambda * at::eye(d, at::kDouble), at::mv(z.t(), yc)) / sd;
     for (std::int64_t j = 0; j < d; ++j)
       EXPECT_NEAR(m.readout.weights[static_cast<size_t>(j * 2) + t], w[j].item<double>(),
                   1e-4 * (w.abs().max().item<double>()))
@@ -304,12 +320,14 @@ TEST(Maximize, SameObjectiveInPyTorchPythonGivesTheSameTrajectories) {
   auto a = ours.dataset("trajectories").read_all<float>();
   auto b = theirs.dataset("trajectories").read_all<float>();
   ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-3 * (1 + std::abs(b[i]))) << "trajectory entry " << i;
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_NEAR(a[i], b[i], 1e-3 * (1 + std::abs(b[i]))) << "trajectory entry " << i;
   auto ia = ours.dataset("images").read_all<std::uint8_t>();
   auto ib = theirs.dataset("images").read_all<std::uint8_t>();
   ASSERT_EQ(ia.size(), ib.size());
   double mean_diff = 0;
-  for (size_t i = 0; i < ia.size(); ++i) mean_diff += std::abs(int(ia[i]) - int(ib[i])) / static_cast<double>(ia.size());
+  for (size_t i = 0; i < ia.size(); ++i)
+    mean_diff += std::abs(int(ia[i]) - int(ib[i])) / static_cast<double>(ia.size());
   EXPECT_LT(mean_diff, 0.5) << "mean absolute difference of the final images (grey levels)";
 }
 
@@ -322,8 +340,8 @@ class RankFailurePrinter : public ::testing::EmptyTestEventListener {
   explicit RankFailurePrinter(int rank) : rank_(rank) {}
   void OnTestPartResult(const ::testing::TestPartResult& r) override {
     if (r.failed())
-      std::fprintf(stderr, "rank %d: %s:%d: failure\n%s\n", rank_, r.file_name() ? r.file_name() : "?", r.line_number(),
-                   r.summary());
+      std::fprintf(stderr, "rank %d: %s:%d: failure\n%s\n", rank_, r.file_name() ? r.file_name() : "?",
+                   r.line_number(), r.summary());
   }
 
  private:
@@ -345,8 +363,8 @@ int main(int argc, char** argv) {
   deepvox::maximize::g_work = argc > 1 ? argv[1] : "maximize_test_work";
   int result = 0;
   try {
-    deepvox::maximize::g_problem =
-        deepvox::maximize::testing::build_planted_problem(deepvox::maximize::g_work + "/problem", MPI_COMM_WORLD);
+    deepvox::maximize::g_problem = deepvox::maximize::testing::build_planted_problem(
+        deepvox::maximize::g_work + "/problem", MPI_COMM_WORLD);
     result = RUN_ALL_TESTS();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "rank %d: %s\n", rank, e.what());

@@ -21,7 +21,9 @@ namespace {
 constexpr int kImages = 240, kTrain = 200, kSize = 32, kVoxels = 150;
 
 struct Fixture {
-  std::string root, planted, single, shuffled, eval_net, latent;
+  std::string root, planted, shuffled, eval_net, latent;
+  // One folder per rank for the 1-rank reruns: every rank reruns alone, at the same time.
+  std::string single(int r) const { return root + "/single" + std::to_string(r); }
 };
 
 // Builds the three run directories once (collective).
@@ -31,7 +33,6 @@ const Fixture& fixture() {
     MPI_Comm comm = MPI_COMM_WORLD;
     x.root = testkit::shared_temp_dir("recon_stage", comm);
     x.planted = x.root + "/planted";
-    x.single = x.root + "/single";
     x.shuffled = x.root + "/shuffled";
     x.eval_net = x.root + "/eval.pt";
     x.latent = x.root + "/ae.pt";
@@ -90,13 +91,16 @@ const Fixture& fixture() {
       y = y.contiguous();
       r.responses.assign(y.data_ptr<float>(), y.data_ptr<float>() + y.numel());
       testkit::write_responses(x.planted + "/responses.h5", r);
-      fs::create_directories(x.single);
-      fs::copy_file(x.planted + "/features.h5", x.single + "/features.h5");
-      fs::copy_file(x.planted + "/responses.h5", x.single + "/responses.h5");
-      // The control: the same voxels, rows shuffled across stimuli.
+      for (int q = 0; q < size(comm); ++q) {
+        fs::create_directories(x.single(q));
+        fs::copy_file(x.planted + "/features.h5", x.single(q) + "/features.h5");
+        fs::copy_file(x.planted + "/responses.h5", x.single(q) + "/responses.h5");
+      }
+      // The control: the same voxels, rows shuffled across stimuli (within training and within test).
       std::vector<std::int64_t> perm(kImages);
       for (int i = 0; i < kImages; ++i) perm[i] = i;
-      std::shuffle(perm.begin(), perm.end(), std::mt19937_64(4));
+      std::shuffle(perm.begin(), perm.begin() + kTrain, std::mt19937_64(4));
+      std::shuffle(perm.begin() + kTrain, perm.end(), std::mt19937_64(5));
       const at::Tensor ys = y.index_select(0, at::tensor(perm)).contiguous();
       r.responses.assign(ys.data_ptr<float>(), ys.data_ptr<float>() + ys.numel());
       fs::create_directories(x.shuffled);
@@ -158,16 +162,16 @@ TEST(ReconstructStage, PlantedSignalIsIdentifiedAndRanksAgree) {
     EXPECT_TRUE(fs::exists(f.planted + "/reconstruct/latent.png"));
   }
 
-  // The same run on rank 0 alone gives the same bytes in every dataset.
-  if (is_root()) {
-    reconstruct::run(stage_config(f.single), MPI_COMM_SELF);
-    const auto a = testkit::dataset_bytes(out), b = testkit::dataset_bytes(f.single + "/reconstruct.h5");
-    ASSERT_EQ(a.size(), b.size());
-    for (const auto& [name, bytes] : a) {
-      ASSERT_TRUE(b.count(name)) << name;
-      EXPECT_TRUE(bytes == b.at(name)) << name << " differs between 2 ranks and 1 rank";
-    }
-  }
+  // The same run on each rank alone (a communicator of one) gives the same bytes in every dataset.
+  MPI_Comm alone;
+  MPI_Comm_split(MPI_COMM_WORLD, rank(), 0, &alone);
+  const std::string single = f.single(rank());
+  reconstruct::run(stage_config(single), alone);
+  MPI_Comm_free(&alone);
+  const auto a = testkit::dataset_bytes(out), b = testkit::dataset_bytes(single + "/reconstruct.h5");
+  EXPECT_EQ(a.size(), b.size());
+  for (const auto& [name, bytes] : a)
+    EXPECT_TRUE(b.count(name) && bytes == b.at(name)) << name << " differs between 2 ranks and 1 rank";
   MPI_Barrier(MPI_COMM_WORLD);
 }
 

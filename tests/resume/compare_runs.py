@@ -4,8 +4,10 @@
   compare_runs.py RUN_A RUN_B FILE.h5 [FILE.h5 ...]
   compare_runs.py --rows START END RUN_A/features.h5 RUN_B/features.h5
 Datasets must match in name, dtype, shape and bytes. Attributes are not compared: provenance (time,
-command line, rank count, paths) naturally differs. With --rows, each 2-D /features/* dataset of A must
+command line, rank count, paths) naturally differs. String datasets may name files inside the run directory
+(responses.h5 /stimulus_paths): there, each run's own directory is replaced by "RUN_DIR" before comparing. With --rows, each 2-D /features/* dataset of A must
 equal rows [START, END) of B's (a run over a prefix of B's stimuli). Exit 0 when equal, 1 with a list."""
+import os
 import sys
 
 import h5py
@@ -25,9 +27,21 @@ def same_bytes(a, b):
     return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
+def without_run_dir(values, run_dir):
+    """Fixed-length strings with the run directory replaced by a placeholder, re-padded to one width."""
+    prefix = os.path.abspath(run_dir).encode()
+    out = [bytes(v).replace(prefix, b"RUN_DIR") for v in values.reshape(-1)]
+    return np.array(out, dtype=f"S{max([len(v) for v in out] + [1])}").reshape(values.shape)
+
+
 def compare_files(path_a, path_b):
     problems = []
     a, b = datasets(path_a), datasets(path_b)
+    for name in set(a) & set(b):
+        if a[name][0].kind == "S" and b[name][0].kind == "S":
+            va = without_run_dir(a[name][2], os.path.dirname(path_a))
+            vb = without_run_dir(b[name][2], os.path.dirname(path_b))
+            a[name], b[name] = (va.dtype, va.shape, va), (vb.dtype, vb.shape, vb)
     for name in sorted(set(a) | set(b)):
         if name not in a or name not in b:
             problems.append(f"{name}: only in {path_a if name in a else path_b}")
