@@ -82,8 +82,8 @@ def read_rois(responses_path):
 
 
 # Visual-hierarchy order for plots (HDF5 lists groups alphabetically): early areas first, then the rest.
-HIERARCHY = ["V1", "V2", "V3", "V3A", "V3B", "hV4", "V4", "VO1", "VO2", "LO1", "LO2", "LO", "LOC", "IT", "FFA", "OFA",
-             "PPA", "OPA", "RSC", "EBA"]
+HIERARCHY = ["V1", "V2", "V3", "V3A", "V3B", "hV4", "V4", "VO1", "VO2", "LO1", "LO2", "LO", "LOC", "IT",
+             "FFA", "OFA", "PPA", "OPA", "RSC", "EBA"]
 
 
 def _hierarchy_rank(name):
@@ -96,7 +96,7 @@ def _hierarchy_rank(name):
 
 
 def roi_order(rois, limit=24):
-    """ROI names to plot, early visual areas first: all of them, or the largest `limit` when there are many."""
+    """ROI names to plot, early visual areas first: all, or the `limit` largest when there are many."""
     names = list(rois)
     if len(names) > limit:
         names = sorted(names, key=lambda n: -int(rois[n].sum()))[:limit]

@@ -40,7 +40,8 @@ def scores_per_roi(ctx, model, rois, valid):
     if not fields or not rois:
         return []
     names = roi_order(rois)
-    fig, axes = plt.subplots(1, len(fields), figsize=(max(5, 0.55 * len(names) + 2) * len(fields), 4), squeeze=False)
+    width = max(5, 0.55 * len(names) + 2)
+    fig, axes = plt.subplots(1, len(fields), figsize=(width * len(fields), 4), squeeze=False)
     rows = []
     for ax, (values, label) in zip(axes[0], fields):
         data = [values[rois[n] & valid & np.isfinite(values)] for n in names]
@@ -85,7 +86,8 @@ def layer_preference(ctx, model, rois, valid):
             share[r] = np.bincount(best[sel], minlength=len(layers))[: len(layers)] / sel.sum()
     per_layer = model["per_layer/test_r"][()] if "per_layer/test_r" in model else None
     panels = 2 if per_layer is not None else 1
-    fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, max(3, 0.35 * len(names) + 1.5)), squeeze=False)
+    height = max(3, 0.35 * len(names) + 1.5)
+    fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, height), squeeze=False)
     ax = axes[0][0]
     colors = plt.cm.viridis(np.linspace(0, 1, len(layers)))
     left = np.zeros(len(names))
@@ -118,7 +120,7 @@ def layer_preference(ctx, model, rois, valid):
 
 
 def lambda_histogram(ctx, model):
-    """Histogram of the chosen lambdas on the searched grid; mass at a grid edge means the grid is too narrow."""
+    """Histogram of the chosen lambdas on the searched grid; mass at an edge means the grid is too narrow."""
     if "lambdas" not in model or "voxels/lambda" not in model:
         return []
     grid = np.sort(np.asarray(model["lambdas"][()], dtype=np.float64))
@@ -142,7 +144,8 @@ def lambda_histogram(ctx, model):
         at_low = np.mean(np.isclose(values, log_grid[0])) if values.size else 0.0
         at_high = np.mean(np.isclose(values, log_grid[-1])) if values.size else 0.0
         band = f" ({bands[b]})" if bands else ""
-        ax.set_title(f"chosen lambda{band}: {100 * at_low:.1f}% at min, {100 * at_high:.1f}% at max", fontsize=9)
+        ax.set_title(f"chosen lambda{band}: {100 * at_low:.1f}% at min, {100 * at_high:.1f}% at max",
+                     fontsize=9)
         ax.set_xlabel("log10 lambda")
         ax.set_ylabel("voxels")
         notes.append(f"{band or 'all'}: {100 * at_low:.1f}% / {100 * at_high:.1f}%")
@@ -184,7 +187,7 @@ def nifti_maps(ctx, model, responses_path):
         volume = volume_from_voxels(values, ijk, shape, fill=0.0)
         write_nifti(os.path.join(folder, key + ".nii"), volume, affine, description=f"deepvox {key}")
         out.append(Figure(SECTION, f"NIfTI map: {key}", f"nifti/{key}.nii",
-                          f"{volume.shape[0]}x{volume.shape[1]}x{volume.shape[2]} float32, 0 outside the voxels",
+                          "x".join(str(d) for d in volume.shape) + " float32, 0 outside the voxels",
                           kind="file"))
     # Preview: the test r map on the axial slices that hold voxels.
     key = "test_r" if "test_r" in maps else next(iter(maps))
@@ -203,7 +206,8 @@ def nifti_maps(ctx, model, responses_path):
     fig.colorbar(im, ax=axes, shrink=0.6, label=key)
     name = ctx.save(fig, "nifti_preview.png")
     out.insert(0, Figure(SECTION, f"Volume map of {key}", name,
-                         "Axial slices of the NIfTI map (files below open in FSLeyes, MRIcroGL, nilearn...)."))
+                         "Axial slices of the NIfTI map (the files below open in FSLeyes, MRIcroGL, "
+                         "nilearn...)."))
     return out
 
 

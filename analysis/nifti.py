@@ -2,7 +2,8 @@
 
 Debian 12 packages nibabel, but the pipeline's setup does not install it, so the maps are written by hand
 following the NIfTI-1 standard (nifti1.h): float32 data in Fortran (x fastest) order, the voxel-to-world
-affine in both the sform (exact) and the qform (its rigid part as a quaternion, for viewers that read only it).
+affine in both the sform (exact) and the qform (its rigid part as a quaternion, for viewers that read only
+the qform).
 """
 import struct
 

@@ -47,7 +47,8 @@ def write_html(ctx, figures, provenance):
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>deepvox report</title>",
         "<style>body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
-        "img{max-width:100%;border:1px solid #ddd}table{border-collapse:collapse;font-size:0.85em;margin:0.5em 0}"
+        "img{max-width:100%;border:1px solid #ddd}"
+        "table{border-collapse:collapse;font-size:0.85em;margin:0.5em 0}"
         "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}figure{margin:1.5em 0}"
         "figcaption{color:#444;font-size:0.9em}</style></head><body>",
         f"<h1>deepvox report: {esc(os.path.abspath(ctx.run_dir))}</h1>",
@@ -67,7 +68,8 @@ def write_html(ctx, figures, provenance):
             section = fig.section
             parts.append(f"<h2>{esc(section)}</h2>")
         if fig.kind == "png":
-            parts.append(f"<figure><h3>{esc(fig.title)}</h3><img src='{esc(fig.path)}' alt='{esc(fig.title)}'>"
+            parts.append(f"<figure><h3>{esc(fig.title)}</h3>"
+                         f"<img src='{esc(fig.path)}' alt='{esc(fig.title)}'>"
                          f"<figcaption>{esc(fig.caption)}</figcaption>{fig.html}</figure>")
         else:
             parts.append(f"<p><a href='{esc(fig.path)}'>{esc(fig.path)}</a>: {esc(fig.caption)}</p>")
@@ -79,7 +81,8 @@ def write_html(ctx, figures, provenance):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("run_dir", help="the run directory (run_dir of the config)")
     parser.add_argument("--out", help="output folder (default: RUN_DIR/report)")
     parser.add_argument("--scaling", nargs="*", default=[], help="scaling CSV files from jobs/scaling.sh")

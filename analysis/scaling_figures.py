@@ -133,7 +133,8 @@ def scaling_figure(ctx, rows, stage, out_name):
                         per_rank[r["ranks"]].append(float(v))
             if per_rank:
                 xs = sorted(per_rank)
-                ax.plot(xs, [np.median(per_rank[x]) for x in xs], marker=".", ls=":", label=f"{mode}: median rank")
+                ax.plot(xs, [np.median(per_rank[x]) for x in xs], marker=".", ls=":",
+                        label=f"{mode}: median rank")
     ax.set_ylim(bottom=0)
     ax.set_ylabel("peak RSS per rank (MiB)")
     ax.set_title("memory", fontsize=9)
@@ -150,7 +151,8 @@ def scaling_figure(ctx, rows, stage, out_name):
     if loads:
         notes.append(f"1-min load before the runs: {min(loads):.1f} to {max(loads):.1f}")
         if max(loads) > cpus:
-            notes += ["  (other work shared the CPUs:", "   wall times are inflated; CPU", "   seconds are not)"]
+            notes += ["  (other work shared the CPUs:", "   wall times are inflated;",
+                      "   CPU seconds are not)"]
     ax.text(0, 1, "\n".join(notes), va="top", fontsize=9, family="monospace")
 
     fig.suptitle(f"deepvox {stage}: strong and weak scaling on {host} ({cpus} CPUs)", fontsize=11)
@@ -171,6 +173,7 @@ def scaling_figures(ctx):
             if name:
                 cpus = max(int(r.get("cpus") or 0) for r in rows if r["stage"] == stage)
                 figures.append(Figure("Scaling", f"Scaling of {stage}", name,
-                                      f"From {os.path.basename(path)}. Dashed: ideal. Runs beyond {cpus} ranks "
+                                      f"From {os.path.basename(path)}. Dashed: ideal. "
+                                      f"Runs beyond {cpus} ranks "
                                       "share cores (oversubscribed): they check results, not speed."))
     return figures

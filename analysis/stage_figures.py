@@ -136,7 +136,8 @@ def decoding(ctx):
         ax.set_title("Decoding accuracy on real fMRI")
         name = ctx.save(fig, "decoding_accuracy.png")
         figures.append(Figure("Decoding", "Decoder accuracy", name,
-                              "Accuracy of each decoder on held-out real responses; grey bars are negative controls."))
+                              "Accuracy of each decoder on held-out real responses; "
+                              "grey bars are negative controls."))
     if curves:
         fig, ax = plt.subplots(figsize=(6, 4))
         for name, chance, (sizes, acc, spread) in curves:

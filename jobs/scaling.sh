@@ -23,11 +23,17 @@ root=$(cd "$here/.." && pwd)
 exe=${DEEPVOX:-$root/build/deepvox}
 py=/usr/bin/python3
 [ -x "$exe" ] || { echo "scaling: $exe not built" >&2; exit 1; }
-case "$stage" in extract | fit) ;; *) echo "scaling: STAGE must be extract or fit, got '$stage'" >&2; exit 2 ;; esac
+case "$stage" in
+  extract | fit) ;;
+  *) echo "scaling: STAGE must be extract or fit, got '$stage'" >&2 && exit 2 ;;
+esac
 
 # The source run_dir as the config resolves it (top-level key of `deepvox config`).
 src=$("$exe" config --config "$config" "$@" | awk -F': *' '/^run_dir:/ {print $2; exit}')
-src=$(cd "$src" 2>/dev/null && pwd) || { echo "scaling: run_dir of $config does not exist; run the earlier stages" >&2; exit 1; }
+if ! src=$(cd "$src" 2>/dev/null && pwd); then
+  echo "scaling: run_dir of $config does not exist; run the stages before $stage first" >&2
+  exit 1
+fi
 ranks_list=${RANKS_LIST:-1 2 4 8}
 modes=${MODES:-strong weak}
 repeats=${REPEATS:-1}
@@ -37,11 +43,15 @@ mkdir -p "$scratch"
 scratch=$(cd "$scratch" && pwd)
 out=${OUT:-$scratch/scaling.csv}
 available=$("$py" "$here/scaling_tool.py" count "$stage" "$src" "${IMAGES:-}")
+# shellcheck disable=SC2086 # a list of numbers
 max_ranks=$(printf '%s\n' $ranks_list | sort -n | tail -1)
-strong_items=${STRONG_ITEMS:-$([ "$stage" = extract ] && echo $((available < 128 ? available : 128)) || echo "$available")}
+default_items=$available
+[ "$stage" = extract ] && [ "$available" -gt 128 ] && default_items=128
+strong_items=${STRONG_ITEMS:-$default_items}
 weak_items=${WEAK_ITEMS:-$((strong_items / max_ranks))}
 cpus=$(nproc)
-echo "scaling $stage: ranks {$ranks_list}, modes {$modes}, strong $strong_items items, weak $weak_items per rank," \
+echo "scaling $stage: ranks {$ranks_list}, modes {$modes}, strong $strong_items items," \
+  "weak $weak_items per rank," \
   "$threads thread(s) per rank, $cpus CPUs on $(hostname) -> $out"
 
 for mode in $modes; do
@@ -56,7 +66,8 @@ for mode in $modes; do
       start=$(date +%s.%N)
       set +e
       SCALING_EXE=$exe SCALING_RSS_DIR=$dir/rss DEEPVOX=$here/scaling_rank.py RANKS=$ranks THREADS=$threads \
-        "$here/run_stage.sh" "$stage" "$config" "$@" --set run_dir="$dir" --set resume=false ${extra[@]+"${extra[@]}"} \
+        "$here/run_stage.sh" "$stage" "$config" "$@" --set run_dir="$dir" --set resume=false \
+        ${extra[@]+"${extra[@]}"} \
         >"$dir/log.txt" 2>&1
       rc=$?
       set -e

@@ -4,7 +4,8 @@
 jobs/scaling.sh points DEEPVOX (the binary jobs/run_stage.sh launches) at this wrapper, so every rank runs
   scaling_rank.py deepvox STAGE ...
 and writes its peak RSS in KiB and its CPU seconds (user + system; getrusage of the child, the numbers
-/usr/bin/time -v reports) to $SCALING_RSS_DIR/rank-<rank>. The rank comes from OpenMPI (mpirun) or PMIx (srun --mpi=pmix)."""
+/usr/bin/time -v reports) to $SCALING_RSS_DIR/rank-<rank>. The rank comes from OpenMPI (mpirun) or
+PMIx (srun --mpi=pmix)."""
 import os
 import resource
 import signal
@@ -22,7 +23,8 @@ def main():
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
         signal.signal(sig, lambda s, _f: child.send_signal(s))
     rc = child.wait()
-    rank = next((os.environ[k] for k in ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID") if k in os.environ), "0")
+    names = ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "SLURM_PROCID")
+    rank = next((os.environ[k] for k in names if k in os.environ), "0")
     folder = os.environ.get("SCALING_RSS_DIR")
     if folder:
         with open(os.path.join(folder, f"rank-{rank}"), "w") as fh:

@@ -142,7 +142,8 @@ def record(csv_path, log_path, rss_dir, fields):
         writer.writerows(rows)
     shown = ", ".join(f"{k[6:-2]} {float(v):.1f}s" for k, v in row.items() if k.startswith("phase_"))
     print(f"scaling: {row['stage']} {row['mode']} ranks={row['ranks']} work={row['work']}: {wall:.1f}s wall"
-          f"{' (' + shown + ')' if shown else ''}, {row['cpu_s'] or '?'} CPU s, peak RSS {row['rss_max_mb'] or '?'} MiB")
+          f"{' (' + shown + ')' if shown else ''}, {row['cpu_s'] or '?'} CPU s, "
+          f"peak RSS {row['rss_max_mb'] or '?'} MiB")
 
 
 def main(argv):

@@ -34,6 +34,7 @@ def main():
     ap.add_argument("--features", type=int, default=20000)
     ap.add_argument("--voxels", type=int, default=5000)
     ap.add_argument("--ranks", default="1,2")
+    ap.add_argument("--deepvox", help="the deepvox binary (default BUILD_DIR/deepvox)")
     a = ap.parse_args()
     py = "/usr/bin/python3"
     if not os.path.exists(os.path.join(a.data, "decode.h5")):
@@ -45,7 +46,7 @@ def main():
     out, _ = run([py, os.path.join(HERE, "baselines.py"), "synth", a.data, os.path.join(a.data, "baseline.h5")], env)
     base = json.loads(out)
     rows.append(("synth", "torch+h5py, 1 thread", base["seconds"], f"{base['images_per_s']:.1f} images/s", ""))
-    deepvox = os.path.join(a.build, "deepvox")
+    deepvox = a.deepvox or os.path.join(a.build, "deepvox")
     for r in [int(x) for x in a.ranks.split(",")]:
         run_dir = os.path.join(a.data, f"run_np{r}")
         _, seconds = run(["mpirun", "-n", str(r), "--bind-to", "none", "--oversubscribe", deepvox, "synth",

@@ -21,6 +21,16 @@ void run(const Config& cfg, MPI_Comm comm) {
   const Options opt = read_options(cfg);
   const auto responses = synth::Responses::read(opt.responses_path);
   const auto synthetic = SyntheticMeta::read(opt.synthetic_path, responses);
+  if (responses.category_names.size() < 2) {
+    // Datasets without stimulus categories (NSD, generic imports) have nothing to decode: the pipeline
+    // goes on, and decoding.h5 says why it is empty.
+    const std::string why = "no stimulus categories in " + opt.responses_path + " (/categories)";
+    log::warn("decode: {}: nothing to decode", why);
+    RunFile out(cfg, "decoding", comm);
+    out.file().write_attr("skipped", why);
+    out.commit();
+    return;
+  }
   const Plan plan = build_plan(opt, responses, synthetic);
   std::string rois;
   for (const auto& r : plan.rois)

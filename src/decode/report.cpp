@@ -175,7 +175,11 @@ void draw_figures(const Plan& plan, const std::vector<JobResult>& results, const
   const auto& e = plan.experiments.front();
   const int per_row = static_cast<int>(std::min<size_t>(4, plan.rois.size())), cell = 230;
   const int rows = static_cast<int>((plan.rois.size() + per_row - 1) / per_row);
-  cv::Mat img(rows * (cell + 60) + 20, per_row * (cell + 100) + 20, CV_8UC3, cv::Scalar(255, 255, 255));
+  cv::Mat img(rows * (cell + 60) + 50, per_row * (cell + 100) + 20, CV_8UC3, cv::Scalar(255, 255, 255));
+  plot::put_text(img,
+                 e.group + "/" + e.name + ", " + e.conditions[0].name +
+                     " decoder on real test responses (rows: true category, columns: predicted)",
+                 {10, 20}, 0.5, plot::kBlack);
   for (size_t r = 0; r < plan.rois.size(); ++r) {
     const auto jdx = static_cast<size_t>(e.conditions[0].jobs[r]);
     const Scores s = score(plan.jobs[jdx], results[jdx], e.scored, false, C);
@@ -183,10 +187,10 @@ void draw_figures(const Plan& plan, const std::vector<JobResult>& results, const
     double vmax = 1;
     for (double v : values) vmax = std::max(vmax, v);
     const int x = 90 + static_cast<int>(r % per_row) * (cell + 100),
-              y = 40 + static_cast<int>(r / per_row) * (cell + 60);
+              y = 70 + static_cast<int>(r / per_row) * (cell + 60);
     std::ostringstream title;
     title.precision(2);
-    title << plan.rois[r].name << " " << e.name << ": acc " << s.accuracy << " (rows true)";
+    title << plan.rois[r].name << ": accuracy " << s.accuracy;
     plot::heatmap(img, cv::Rect(x, y, cell, cell), values, static_cast<int>(C), static_cast<int>(C), vmax,
                   title.str(), plan.classes, plan.classes);
   }

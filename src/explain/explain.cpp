@@ -64,14 +64,16 @@ std::vector<std::uint8_t> Masks::read(std::int64_t r) const {
   std::vector<std::uint8_t> out(static_cast<size_t>(h * w));
   // A [N, H, W] dataset read as rows of an [N, H*W] view: one hyperslab over the first dimension.
   hid_t space = H5Dget_space(d.id());
-  hsize_t start[3] = {static_cast<hsize_t>(r), 0, 0}, count[3] = {1, static_cast<hsize_t>(h), static_cast<hsize_t>(w)};
+  hsize_t start[3] = {static_cast<hsize_t>(r), 0, 0},
+          count[3] = {1, static_cast<hsize_t>(h), static_cast<hsize_t>(w)};
   H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr);
   hsize_t n = static_cast<hsize_t>(h * w);
   hid_t mem = H5Screate_simple(1, &n, nullptr);
   const herr_t st = H5Dread(d.id(), H5T_NATIVE_UINT8, mem, space, H5P_DEFAULT, out.data());
   H5Sclose(mem);
   H5Sclose(space);
-  if (st < 0) throw std::runtime_error("explain.masks: cannot read mask " + std::to_string(r) + " of " + path);
+  if (st < 0)
+    throw std::runtime_error("explain.masks: cannot read mask " + std::to_string(r) + " of " + path);
   return out;
 }
 
@@ -83,9 +85,11 @@ Masks open_masks(const Options& opt, const std::vector<std::string>& feature_ids
   if (opt.masks.empty()) return m;
   auto f = h5::File::open(opt.masks, h5::Mode::Read);
   if (!f.exists(opt.mask_dataset))
-    throw std::runtime_error("explain.masks: " + opt.masks + " has no /" + opt.mask_dataset + " (explain.mask_dataset)");
+    throw std::runtime_error("explain.masks: " + opt.masks + " has no /" + opt.mask_dataset +
+                             " (explain.mask_dataset)");
   const auto shape = f.dataset(opt.mask_dataset).shape();
-  if (shape.size() != 3) throw std::runtime_error("explain.masks: /" + opt.mask_dataset + " must be uint8 [N, H, W]");
+  if (shape.size() != 3)
+    throw std::runtime_error("explain.masks: /" + opt.mask_dataset + " must be uint8 [N, H, W]");
   // Ids next to the masks (same group), else at the root.
   const auto slash = opt.mask_dataset.rfind('/');
   const std::string group = slash == std::string::npos ? "" : opt.mask_dataset.substr(0, slash + 1);
@@ -93,7 +97,8 @@ Masks open_masks(const Options& opt, const std::vector<std::string>& feature_ids
   if (!f.exists(ids_name)) throw std::runtime_error("explain.masks: " + opt.masks + " has no /stimulus_ids");
   const auto ids = f.dataset(ids_name).read_strings();
   if (static_cast<std::int64_t>(ids.size()) != shape[0])
-    throw std::runtime_error("explain.masks: /" + ids_name + " and /" + opt.mask_dataset + " differ in length");
+    throw std::runtime_error("explain.masks: /" + ids_name + " and /" + opt.mask_dataset +
+                             " differ in length");
   m.h = shape[1];
   m.w = shape[2];
   std::map<std::string, std::int64_t> index;
@@ -114,7 +119,8 @@ std::vector<std::uint8_t> mask_at(const Masks& m, std::int64_t feature_row, int 
   img.width = static_cast<int>(m.w);
   img.height = static_cast<int>(m.h);
   img.pixels.resize(static_cast<size_t>(m.h * m.w * 3));
-  for (size_t i = 0; i < raw.size(); ++i) img.pixels[3 * i] = img.pixels[3 * i + 1] = img.pixels[3 * i + 2] = raw[i] ? 255 : 0;
+  for (size_t i = 0; i < raw.size(); ++i)
+    img.pixels[3 * i] = img.pixels[3 * i + 1] = img.pixels[3 * i + 2] = raw[i] ? 255 : 0;
   const image::RgbImage sq = image::resize_center_crop(img, size);
   std::vector<std::uint8_t> out(static_cast<size_t>(size) * size);
   for (size_t i = 0; i < out.size(); ++i) out[i] = sq.pixels[3 * i] >= 128 ? 1 : 0;
@@ -122,8 +128,9 @@ std::vector<std::uint8_t> mask_at(const Masks& m, std::int64_t feature_row, int 
 }
 
 // Categories of the features.h5 stimuli: responses.h5's /categories when it has them, else the manifest's.
-void stimulus_categories(const reconstruct::ResponsesInfo& resp, const StimulusSet& set, const std::vector<std::string>& ids,
-                         std::vector<std::int64_t>& category, std::vector<std::string>& names) {
+void stimulus_categories(const reconstruct::ResponsesInfo& resp, const StimulusSet& set,
+                         const std::vector<std::string>& ids, std::vector<std::int64_t>& category,
+                         std::vector<std::string>& names) {
   category.assign(ids.size(), -1);
   if (!resp.category_names.empty()) {
     names = resp.category_names;
@@ -137,7 +144,8 @@ void stimulus_categories(const reconstruct::ResponsesInfo& resp, const StimulusS
   }
   std::map<std::string, std::string> cat_of;
   for (size_t i = 0; i < set.ids().size(); ++i)
-    if (i < set.categories().size() && !set.categories()[i].empty()) cat_of[set.ids()[i]] = set.categories()[i];
+    if (i < set.categories().size() && !set.categories()[i].empty())
+      cat_of[set.ids()[i]] = set.categories()[i];
   for (const auto& [id, c] : cat_of)
     if (std::find(names.begin(), names.end(), c) == names.end()) names.push_back(c);
   std::sort(names.begin(), names.end());
@@ -146,7 +154,8 @@ void stimulus_categories(const reconstruct::ResponsesInfo& resp, const StimulusS
     if (it != cat_of.end()) category[i] = std::find(names.begin(), names.end(), it->second) - names.begin();
   }
   if (names.empty())
-    throw std::runtime_error("no stimulus category is known (neither responses.h5 /categories nor a manifest category column)");
+    throw std::runtime_error(
+        "no stimulus category is known (neither responses.h5 /categories nor a manifest category column)");
 }
 
 // The masks of the pairs' images at the heatmaps' geometry, for the panels (empty where unknown).
@@ -162,16 +171,19 @@ void run(const Config& cfg, MPI_Comm comm) {
   // 1. Options and inputs.
   const Options opt = read_options(cfg);
   at::set_num_threads(omp_get_max_threads());
-  const auto resp = deterministic([&] { return reconstruct::read_responses_info(opt.responses_path, "explain"); });
-  const auto feats = deterministic([&] { return reconstruct::read_features_info(opt.features_path, "explain"); });
+  const auto resp =
+      deterministic([&] { return reconstruct::read_responses_info(opt.responses_path, "explain"); });
+  const auto feats =
+      deterministic([&] { return reconstruct::read_features_info(opt.features_path, "explain"); });
   const auto model = deterministic([&] { return read_model_info(opt.model_path); });
   const auto readouts = deterministic([&] { return read_readouts(model, resp, opt.targets); });
   const auto stimuli = deterministic([&] {
     return StimulusSet::open(reconstruct::resolve_images(opt.images, feats, opt.run_dir), opt.brick_dataset);
   });
   const auto stim_rows = deterministic([&] {
-    return reconstruct::match_ids(feats.ids, stimuli.ids(), "the stimulus set " + stimuli.source() + " lacks stimuli of " +
-                                                                opt.features_path);
+    return reconstruct::match_ids(
+        feats.ids, stimuli.ids(),
+        "the stimulus set " + stimuli.source() + " lacks stimuli of " + opt.features_path);
   });
   std::vector<std::int64_t> category;
   std::vector<std::string> names;
@@ -180,12 +192,13 @@ void run(const Config& cfg, MPI_Comm comm) {
     return 0;
   });
   std::vector<std::string> preferred = opt.preferred_categories;
-  const bool named = std::any_of(preferred.begin(), preferred.end(),
-                                 [&](const std::string& p) { return std::find(names.begin(), names.end(), p) != names.end(); });
+  const bool named = std::any_of(preferred.begin(), preferred.end(), [&](const std::string& p) {
+    return std::find(names.begin(), names.end(), p) != names.end();
+  });
   if (!named) {
     if (!opt.preferred_from_import)
-      throw ConfigError("explain.preferred_categories: none of " + join(preferred) + " is a category of the data (" +
-                        join(names) + ")");
+      throw ConfigError("explain.preferred_categories: none of " + join(preferred) +
+                        " is a category of the data (" + join(names) + ")");
     preferred.clear();  // choose per target
   }
   const Masks masks = deterministic([&] { return open_masks(opt, feats.ids); });
@@ -196,38 +209,42 @@ void run(const Config& cfg, MPI_Comm comm) {
   std::string error;
   if (is_root(comm)) {
     try {
-      const auto sel = select_pairs(opt.features_path, model, readouts, category, names, preferred, opt.top_k);
+      const auto sel =
+          select_pairs(opt.features_path, model, readouts, category, names, preferred, opt.top_k);
       for (size_t t = 0; t < sel.size(); ++t) {
         preferred_text += (t ? ";" : "") + join(sel[t].preferred, ",");
         for (const auto& p : sel[t].pairs)
           packed.insert(packed.end(), {static_cast<double>(p.target), static_cast<double>(p.image),
-                                       static_cast<double>(p.reference), p.image_response, p.reference_response,
-                                       p.similarity});
+                                       static_cast<double>(p.reference), p.image_response,
+                                       p.reference_response, p.similarity});
       }
     } catch (const std::exception& e) {
       error = e.what();
     }
   }
-  if (!all_ok(error.empty(), comm)) throw std::runtime_error("explain: " + (error.empty() ? "failed on rank 0" : error));
-  std::int64_t sizes[2] = {static_cast<std::int64_t>(packed.size()), static_cast<std::int64_t>(preferred_text.size())};
+  if (!all_ok(error.empty(), comm))
+    throw std::runtime_error("explain: " + (error.empty() ? "failed on rank 0" : error));
+  std::int64_t sizes[2] = {static_cast<std::int64_t>(packed.size()),
+                           static_cast<std::int64_t>(preferred_text.size())};
   MPI_Bcast(sizes, 2, MPI_INT64_T, 0, comm);
   packed.resize(static_cast<size_t>(sizes[0]));
   preferred_text.resize(static_cast<size_t>(sizes[1]));
   MPI_Bcast(packed.data(), static_cast<int>(sizes[0]), MPI_DOUBLE, 0, comm);
   MPI_Bcast(preferred_text.data(), static_cast<int>(sizes[1]), MPI_CHAR, 0, comm);
   const std::int64_t K = sizes[0] / 6;
-  log::info("explain: {} pairs for {} target(s) (preferred: {}), {} projection, heatmaps {} px", K, readouts.size(),
-            preferred_text, opt.integrated_gradients ? "integrated gradients (" + std::to_string(opt.ig_steps) + " steps)"
-                                                     : std::string("gradient x input"),
+  log::info("explain: {} pairs for {} target(s) (preferred: {}), {} projection, heatmaps {} px", K,
+            readouts.size(), preferred_text,
+            opt.integrated_gradients ? "integrated gradients (" + std::to_string(opt.ig_steps) + " steps)"
+                                     : std::string("gradient x input"),
             opt.heatmap_size);
 
   // 3. Maps, one pair per global chunk.
-  const auto fm = deterministic([&] {
-    return extract::FeatureModel::from_features_file(opt.features_path, model.layers, opt.device);
-  });
+  const auto fm = deterministic(
+      [&] { return extract::FeatureModel::from_features_file(opt.features_path, model.layers, opt.device); });
   if (fm.dim() != model.dim())
-    throw ConfigError("explain: the features rebuilt from " + opt.features_path + " have " + std::to_string(fm.dim()) +
-                      " dimensions but " + opt.model_path + " expects " + std::to_string(model.dim()));
+    throw ConfigError("explain: the features rebuilt from " + opt.features_path + " have " +
+                      std::to_string(fm.dim()) + " dimensions but " + opt.model_path + " expects " +
+                      std::to_string(model.dim()));
   const at::Device device(opt.device);
   const at::Tensor mean = at::tensor(model.mean).to(device), scale = at::tensor(model.scale).to(device);
   PixelProjection proj;
@@ -253,14 +270,18 @@ void run(const Config& cfg, MPI_Comm comm) {
       const at::Tensor all[kMaps] = {maps.image, maps.reference, maps.plain_image, maps.plain_reference};
       for (int j = 0; j < kMaps; ++j) {
         if (!all[j].defined()) continue;
-        const at::Tensor small = reconstruct::resize_square(all[j].view({1, 1, S, S}), hs).reshape({per_map}).contiguous();
+        const at::Tensor small =
+            reconstruct::resize_square(all[j].view({1, 1, S, S}), hs).reshape({per_map}).contiguous();
         std::copy_n(small.data_ptr<float>(), per_map, out.data() + j * per_map);
       }
-      // Overlap of each map with its image's mask: (mass inside, area, AUC) for image, reference, plain image.
+      // Overlap of each map with its image's mask: (mass inside, area, AUC) for image, reference, plain
+      // image.
       float* sc = out.data() + kMaps * per_map;
       sc[0] = static_cast<float>(maps.shared_dims);
-      const std::vector<std::uint8_t> mask_x = mask_at(masks, img_row, hs), mask_y = mask_at(masks, ref_row, hs);
-      const std::pair<int, const std::vector<std::uint8_t>*> which[3] = {{0, &mask_x}, {1, &mask_y}, {2, &mask_x}};
+      const std::vector<std::uint8_t> mask_x = mask_at(masks, img_row, hs),
+                                      mask_y = mask_at(masks, ref_row, hs);
+      const std::pair<int, const std::vector<std::uint8_t>*> which[3] = {
+          {0, &mask_x}, {1, &mask_y}, {2, &mask_x}};
       for (int j = 0; j < 3; ++j) {
         if (which[j].second->empty() || !all[which[j].first].defined()) continue;
         const auto o = overlap_score(out.data() + which[j].first * per_map, which[j].second->data(), per_map);

@@ -25,7 +25,8 @@ Options read_options(const Config& cfg) {
   if (o.top_k < 1) throw ConfigError("explain.top_k must be at least 1");
   const std::string method = cfg.str("explain.method");
   if (method != "gradient_x_input" && method != "integrated_gradients")
-    throw ConfigError("explain.method must be gradient_x_input or integrated_gradients, got '" + method + "'");
+    throw ConfigError("explain.method must be gradient_x_input or integrated_gradients, got '" + method +
+                      "'");
   o.integrated_gradients = method == "integrated_gradients";
   o.ig_steps = cfg.integer("explain.ig_steps");
   if (o.ig_steps < 1) throw ConfigError("explain.ig_steps must be at least 1");

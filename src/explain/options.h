@@ -13,7 +13,7 @@ struct Options {
   std::string run_dir, responses_path, features_path, model_path, images, brick_dataset;
   std::vector<std::string> targets;               // ROI names or voxel:<index>
   std::vector<std::string> preferred_categories;  // empty: chosen per target from the predicted responses
-  bool preferred_from_import = false;             // preferred_categories came from import.selective_categories
+  bool preferred_from_import = false;  // preferred_categories came from import.selective_categories
   std::int64_t top_k = 8;
   bool integrated_gradients = false;
   std::int64_t ig_steps = 16;

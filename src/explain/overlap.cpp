@@ -32,7 +32,8 @@ OverlapScore overlap_score(const float* heat, const std::uint8_t* mask, std::int
   for (std::int64_t i = 0; i < n;) {
     std::int64_t j = i;
     while (j + 1 < n && heat[order[j + 1]] == heat[order[i]]) ++j;
-    const double avg_rank = (static_cast<double>(i) + static_cast<double>(j)) / 2 + 1;  // 1-based, ties averaged
+    const double avg_rank =
+        (static_cast<double>(i) + static_cast<double>(j)) / 2 + 1;  // 1-based, ties averaged
     for (std::int64_t k = i; k <= j; ++k)
       if (mask[order[k]]) rank_sum += avg_rank;
     i = j + 1;

@@ -11,9 +11,10 @@ at::Tensor standardized(const extract::FeatureModel& model, const at::Tensor& x,
   return (model.features(model.normalize(x)) - mean) / scale;
 }
 
-// For each image b of the batch, the pixel projection of d(v_b . z(x_b)) / dx_b, summed over channels: [B, S, S].
-at::Tensor project(const extract::FeatureModel& model, const at::Tensor& x, const at::Tensor& v, const at::Tensor& mean,
-                   const at::Tensor& scale, const PixelProjection& p) {
+// For each image b of the batch, the pixel projection of d(v_b . z(x_b)) / dx_b, summed over channels: [B, S,
+// S].
+at::Tensor project(const extract::FeatureModel& model, const at::Tensor& x, const at::Tensor& v,
+                   const at::Tensor& mean, const at::Tensor& scale, const PixelProjection& p) {
   const at::Tensor base = at::full_like(x, p.baseline_grey);
   const at::Tensor delta = x - base;
   auto gradient_at = [&](const at::Tensor& point) {
@@ -32,9 +33,9 @@ at::Tensor project(const extract::FeatureModel& model, const at::Tensor& x, cons
 
 }  // namespace
 
-PairMaps parallel_backprop(const extract::FeatureModel& model, const at::Tensor& image, const at::Tensor& reference,
-                           const at::Tensor& w, const at::Tensor& mean, const at::Tensor& scale,
-                           const PixelProjection& projection, bool plain) {
+PairMaps parallel_backprop(const extract::FeatureModel& model, const at::Tensor& image,
+                           const at::Tensor& reference, const at::Tensor& w, const at::Tensor& mean,
+                           const at::Tensor& scale, const PixelProjection& projection, bool plain) {
   at::Tensor pair = at::stack({image, reference});
   at::Tensor z;
   {

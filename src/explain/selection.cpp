@@ -21,7 +21,8 @@ constexpr std::int64_t kRowBlock = 128;
 ModelInfo read_model_info(const std::string& path) {
   if (!h5::is_hdf5(path)) throw model_error(path, "missing or not an HDF5 file (run `deepvox fit` first)");
   auto f = h5::File::open(path, h5::Mode::Read);
-  for (const char* req : {"weights", "intercept", "features/mean", "features/scale", "layers/names", "layers/offset"})
+  for (const char* req :
+       {"weights", "intercept", "features/mean", "features/scale", "layers/names", "layers/offset"})
     if (!f.exists(req)) throw model_error(path, std::string("has no /") + req);
   ModelInfo m;
   m.path = path;
@@ -34,7 +35,8 @@ ModelInfo read_model_info(const std::string& path) {
     throw model_error(path, "/layers/offset must hold B+1 column offsets starting at 0");
   if (shape.size() != 2 || shape[0] != m.offset.back())
     throw model_error(path, "/weights must be [P, V] with P = /layers/offset[-1]");
-  if (static_cast<std::int64_t>(m.mean.size()) != shape[0] || static_cast<std::int64_t>(m.scale.size()) != shape[0])
+  if (static_cast<std::int64_t>(m.mean.size()) != shape[0] ||
+      static_cast<std::int64_t>(m.scale.size()) != shape[0])
     throw model_error(path, "/features/mean and /features/scale must have P entries");
   m.n_voxels = shape[1];
   return m;
@@ -43,8 +45,8 @@ ModelInfo read_model_info(const std::string& path) {
 std::vector<Readout> read_readouts(const ModelInfo& model, const reconstruct::ResponsesInfo& responses,
                                    const std::vector<std::string>& targets) {
   if (responses.n_voxels != model.n_voxels)
-    throw model_error(model.path, "has " + std::to_string(model.n_voxels) + " voxels but " + responses.path + " has " +
-                                      std::to_string(responses.n_voxels));
+    throw model_error(model.path, "has " + std::to_string(model.n_voxels) + " voxels but " + responses.path +
+                                      " has " + std::to_string(responses.n_voxels));
   auto f = h5::File::open(model.path, h5::Mode::Read);
   const auto weights = f.dataset("weights");
   const auto intercept = f.dataset("intercept").read_all<float>();
@@ -89,14 +91,16 @@ std::vector<Readout> read_readouts(const ModelInfo& model, const reconstruct::Re
   return out;
 }
 
-void for_each_block(const std::string& features_path, const ModelInfo& model, const std::vector<std::int64_t>& rows,
+void for_each_block(const std::string& features_path, const ModelInfo& model,
+                    const std::vector<std::int64_t>& rows,
                     const std::function<void(std::int64_t, const fit::Mat<float>&)>& fn) {
   auto f = h5::File::open(features_path, h5::Mode::Read);
   std::vector<h5::Dataset> sets;
   std::int64_t n = -1;
   for (size_t b = 0; b < model.layers.size(); ++b) {
     const std::string name = "features/" + model.layers[b];
-    if (!f.exists(name)) throw model_error(features_path, "has no /" + name + " (a layer of " + model.path + ")");
+    if (!f.exists(name))
+      throw model_error(features_path, "has no /" + name + " (a layer of " + model.path + ")");
     sets.push_back(f.dataset(name));
     if (sets.back().cols() != model.offset[b + 1] - model.offset[b])
       throw model_error(features_path, "/" + name + " has " + std::to_string(sets.back().cols()) +
@@ -134,9 +138,10 @@ void for_each_block(const std::string& features_path, const ModelInfo& model, co
 }
 
 std::vector<TargetSelection> select_pairs(const std::string& features_path, const ModelInfo& model,
-                                          const std::vector<Readout>& readouts, const std::vector<std::int64_t>& category,
-                                          const std::vector<std::string>& names, const std::vector<std::string>& preferred,
-                                          std::int64_t top_k) {
+                                          const std::vector<Readout>& readouts,
+                                          const std::vector<std::int64_t>& category,
+                                          const std::vector<std::string>& names,
+                                          const std::vector<std::string>& preferred, std::int64_t top_k) {
   const auto n = static_cast<std::int64_t>(category.size());
   const std::int64_t p = model.dim();
   const auto nt = static_cast<std::int64_t>(readouts.size());
@@ -167,8 +172,11 @@ std::vector<TargetSelection> select_pairs(const std::string& features_path, cons
         }
       std::int64_t best = -1;
       for (size_t c = 0; c < names.size(); ++c)
-        if (count[c] > 0 && (best < 0 || sum[c] / count[c] > sum[best] / count[best])) best = static_cast<std::int64_t>(c);
-      if (best < 0) throw std::runtime_error("explain: no stimulus has a category, so no preferred category can be chosen");
+        if (count[c] > 0 && (best < 0 || sum[c] / count[c] > sum[best] / count[best]))
+          best = static_cast<std::int64_t>(c);
+      if (best < 0)
+        throw std::runtime_error(
+            "explain: no stimulus has a category, so no preferred category can be chosen");
       in_pref[best] = 1;
     }
     for (size_t c = 0; c < names.size(); ++c)
@@ -183,8 +191,10 @@ std::vector<TargetSelection> select_pairs(const std::string& features_path, cons
       throw std::runtime_error("explain: target " + readouts[t].name +
                                " needs images both inside and outside its preferred categories");
     // Top-k outside the preferred set (ties: lower row first).
-    std::stable_sort(outside.begin(), outside.end(), [&](std::int64_t a, std::int64_t b) { return resp[t][a] > resp[t][b]; });
-    outside.resize(static_cast<size_t>(std::min<std::int64_t>(top_k, static_cast<std::int64_t>(outside.size()))));
+    std::stable_sort(outside.begin(), outside.end(),
+                     [&](std::int64_t a, std::int64_t b) { return resp[t][a] > resp[t][b]; });
+    outside.resize(
+        static_cast<size_t>(std::min<std::int64_t>(top_k, static_cast<std::int64_t>(outside.size()))));
 
     // Pass 2: contributions w * z of the top-k images, then cosine with every preferred image.
     const auto& w = readouts[t].w;
@@ -219,7 +229,8 @@ std::vector<TargetSelection> select_pairs(const std::string& features_path, cons
       }
     });
     for (size_t k = 0; k < outside.size(); ++k)
-      sel.pairs.push_back({t, outside[k], best_ref[k], resp[t][outside[k]], resp[t][best_ref[k]], best_sim[k]});
+      sel.pairs.push_back(
+          {t, outside[k], best_ref[k], resp[t][outside[k]], resp[t][best_ref[k]], best_sim[k]});
   }
   return out;
 }

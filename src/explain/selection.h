@@ -38,7 +38,8 @@ std::vector<Readout> read_readouts(const ModelInfo& model, const reconstruct::Re
 
 // Calls fn(row0, z) for consecutive row blocks of features.h5 (z: rows x P, standardized with the model's
 // statistics), or only for the given rows (in order, one block of them) when rows is not empty.
-void for_each_block(const std::string& features_path, const ModelInfo& model, const std::vector<std::int64_t>& rows,
+void for_each_block(const std::string& features_path, const ModelInfo& model,
+                    const std::vector<std::int64_t>& rows,
                     const std::function<void(std::int64_t, const fit::Mat<float>&)>& fn);
 
 struct Pair {
@@ -55,7 +56,8 @@ struct TargetSelection {
 // category: per stimulus of features.h5, -1 = unknown. preferred: names to use ({} = choose the category with
 // the highest mean predicted response). Returns one selection per readout.
 std::vector<TargetSelection> select_pairs(const std::string& features_path, const ModelInfo& model,
-                                          const std::vector<Readout>& readouts, const std::vector<std::int64_t>& category,
+                                          const std::vector<Readout>& readouts,
+                                          const std::vector<std::int64_t>& category,
                                           const std::vector<std::string>& category_names,
                                           const std::vector<std::string>& preferred, std::int64_t top_k);
 

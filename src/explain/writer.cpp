@@ -59,13 +59,16 @@ void write_explain(const h5::Group& root, const ExplainResults& r, const std::ve
   root.write_vector<std::int64_t>("pair_target", target);
   root.write_strings("image_ids", image_ids);
   root.write_strings("reference_ids", reference_ids);
-  root.write_array<double>("responses", responses, {K, 2}).write_attr("columns", "predicted response of image, reference");
+  root.write_array<double>("responses", responses, {K, 2})
+      .write_attr("columns", "predicted response of image, reference");
   root.write_vector<double>("similarity", similarity);
   root.write_vector<std::int64_t>("shared_dims", shared);
   root.write_array<float>("heatmaps", maps[0], {K, hs, hs});
   root.write_array<float>("reference_heatmaps", maps[1], {K, hs, hs});
-  root.write_vector<float>("overlap", score[1]).write_attr("meaning", "share of the positive map mass inside the object mask");
-  root.write_vector<float>("overlap_chance", score[2]).write_attr("meaning", "the mask's share of the image (chance)");
+  root.write_vector<float>("overlap", score[1])
+      .write_attr("meaning", "share of the positive map mass inside the object mask");
+  root.write_vector<float>("overlap_chance", score[2])
+      .write_attr("meaning", "the mask's share of the image (chance)");
   root.write_vector<float>("overlap_auc", score[3]);
   root.write_vector<float>("reference_overlap", score[4]);
   root.write_vector<float>("reference_overlap_chance", score[5]);
@@ -78,7 +81,8 @@ void write_explain(const h5::Group& root, const ExplainResults& r, const std::ve
   summary.write_attr<double>("reference_overlap_auc", finite_mean(score[6]));
   if (r.baseline) {
     h5::Group b = root.require_group("baseline");
-    b.write_attr("method", "plain single-image backpropagation of the response (no shared-feature weighting)");
+    b.write_attr("method",
+                 "plain single-image backpropagation of the response (no shared-feature weighting)");
     b.write_array<float>("heatmaps", maps[2], {K, hs, hs});
     b.write_array<float>("reference_heatmaps", maps[3], {K, hs, hs});
     b.write_vector<float>("overlap", score[7]);
@@ -89,11 +93,13 @@ void write_explain(const h5::Group& root, const ExplainResults& r, const std::ve
 }
 
 void write_panels(const std::string& dir, const ExplainResults& r, const StimulusSet& stimuli,
-                  const std::vector<std::int64_t>& stimulus_rows, const std::vector<std::vector<std::uint8_t>>& masks) {
+                  const std::vector<std::int64_t>& stimulus_rows,
+                  const std::vector<std::vector<std::uint8_t>>& masks) {
   std::filesystem::create_directories(dir);
   const int hs = r.heatmap_size;
   auto picture = [&](std::int64_t row) {
-    return reconstruct::tensor_image(reconstruct::image_tensor(stimuli.load(stimulus_rows[static_cast<size_t>(row)]), hs));
+    return reconstruct::tensor_image(
+        reconstruct::image_tensor(stimuli.load(stimulus_rows[static_cast<size_t>(row)]), hs));
   };
   auto heat = [&](std::int64_t k, int j) {
     return at::from_blob(const_cast<float*>(r.map(k, j)), {hs, hs}, at::kFloat).clone();

@@ -1,13 +1,11 @@
 // The import stage entry (format dispatch, the stimulus manifest) and the helpers every reader
-// shares (readers.h): config access, file search, tables, label tables, MPI error propagation and
-// parallel session reading.
+// shares (readers.h): config access, file search, tables, MPI error propagation and parallel session
+// reading. The ROI label-table helpers live in read_nsd.cpp, next to NSD's tables.
 #include "import/import.h"
-
-#include <unistd.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -48,28 +46,21 @@ std::string strip_rep_prefix(const std::string& name) {
 }
 
 // ---------------- config helpers ----------------
-namespace {
-bool declared(const std::string& key) {
-  for (const auto& s : config_schema())
-    if (key == s.key) return true;
-  return false;
-}
-}  // namespace
 
 std::string opt_str(const Config& cfg, const std::string& key, const std::string& fallback) {
-  return declared(key) && cfg.has(key) ? cfg.str(key) : fallback;
+  return cfg.has(key) ? cfg.str(key) : fallback;
 }
 std::vector<std::string> opt_strings(const Config& cfg, const std::string& key) {
-  return declared(key) && cfg.has(key) ? cfg.strings(key) : std::vector<std::string>{};
+  return cfg.has(key) ? cfg.strings(key) : std::vector<std::string>{};
 }
 std::vector<long> opt_integers(const Config& cfg, const std::string& key) {
-  return declared(key) && cfg.has(key) ? cfg.integers(key) : std::vector<long>{};
+  return cfg.has(key) ? cfg.integers(key) : std::vector<long>{};
 }
 bool opt_flag(const Config& cfg, const std::string& key, bool fallback) {
-  return declared(key) && cfg.has(key) ? cfg.flag(key) : fallback;
+  return cfg.has(key) ? cfg.flag(key) : fallback;
 }
 double opt_real(const Config& cfg, const std::string& key, double fallback) {
-  return declared(key) && cfg.has(key) ? cfg.real(key) : fallback;
+  return cfg.has(key) ? cfg.real(key) : fallback;
 }
 std::string required_str(const Config& cfg, const std::string& key, const std::string& example) {
   std::string v = opt_str(cfg, key, "");
@@ -242,96 +233,6 @@ double parse_real(const std::string& s, const std::string& where) {
   double v = std::strtod(s.c_str(), &end);
   if (s.empty() || *end != '\0') throw ImportError(where + ": '" + s + "' is not a number");
   return v;
-}
-
-// ---------------- label tables ----------------
-namespace {
-std::map<std::int64_t, std::string> read_ctab(const std::string& path) {
-  // FreeSurfer colour tables as NSD ships them: "index name [r g b a]" per line.
-  std::map<std::int64_t, std::string> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream ls(line);
-    std::int64_t idx;
-    std::string name;
-    if (line.empty() || line[0] == '#' || !(ls >> idx >> name)) continue;
-    if (idx > 0) out[idx] = name;
-  }
-  return out;
-}
-
-std::vector<std::string> shipped_label_dirs() {
-  std::vector<std::string> dirs;
-  if (const char* env = std::getenv("DEEPVOX_LABELS_DIR")) dirs.emplace_back(env);
-  char buf[4096];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n > 0) {
-    fs::path exe_dir = fs::path(std::string(buf, static_cast<size_t>(n))).parent_path();
-    for (fs::path p = exe_dir; !p.empty() && p != p.root_path(); p = p.parent_path())
-      dirs.push_back((p / "configs" / "nsd_labels").string());
-  }
-  dirs.push_back((fs::current_path() / "configs" / "nsd_labels").string());
-  return dirs;
-}
-}  // namespace
-
-std::map<std::int64_t, std::string> label_table(const Config& cfg, const std::string& roi_class,
-                                                const std::vector<std::string>& extra_dirs) {
-  std::string map_path = opt_str(cfg, "import.roi_map", "");
-  if (!map_path.empty()) {
-    YAML::Node root;
-    try {
-      root = YAML::LoadFile(map_path);
-    } catch (const std::exception& e) {
-      throw ImportError("import.roi_map " + map_path + ": " + e.what());
-    }
-    if (root[roi_class]) {
-      std::map<std::int64_t, std::string> out;
-      for (const auto& kv : root[roi_class]) out[kv.first.as<std::int64_t>()] = kv.second.as<std::string>();
-      return out;
-    }
-  }
-  std::vector<std::string> dirs = extra_dirs;
-  for (auto& d : shipped_label_dirs()) dirs.push_back(d);
-  for (const auto& d : dirs)
-    for (const auto& name : {roi_class + ".mgz.ctab", roi_class + ".ctab"})
-      if (is_file(d + "/" + name)) return read_ctab(d + "/" + name);
-  return {};
-}
-
-void add_label_masks(FmriDataset& ds, const std::vector<float>& labels, const std::string& roi_class,
-                     const std::map<std::int64_t, std::string>& table, const std::string& prefix) {
-  std::set<std::int64_t> values;
-  for (float x : labels) {
-    auto r = static_cast<std::int64_t>(std::llround(x));
-    if (std::isfinite(x) && r > 0 && std::fabs(x - static_cast<float>(r)) < 1e-3f) values.insert(r);
-  }
-  for (auto value : values) {
-    auto it = table.find(value);
-    std::string base = it != table.end() ? it->second : roi_class + "_" + std::to_string(value);
-    std::string name = prefix + base;
-    if (ds.rois.count(name)) name = prefix + roi_class + "." + base;
-    std::vector<std::uint8_t> mask(labels.size());
-    for (size_t v = 0; v < labels.size(); ++v) mask[v] = std::llround(labels[v]) == value ? 1 : 0;
-    ds.rois[name] = std::move(mask);
-    ds.roi_order.push_back(name);
-  }
-}
-
-void add_union_mask(FmriDataset& ds, const std::string& name, const std::vector<std::string>& parts) {
-  if (ds.rois.count(name)) return;
-  std::vector<std::uint8_t> mask(static_cast<size_t>(ds.n_voxels), 0);
-  bool any = false;
-  for (const auto& p : parts) {
-    auto it = ds.rois.find(p);
-    if (it == ds.rois.end()) continue;
-    any = true;
-    for (size_t v = 0; v < mask.size(); ++v) mask[v] |= it->second[v];
-  }
-  if (!any) return;
-  ds.rois[name] = std::move(mask);
-  ds.roi_order.push_back(name);
 }
 
 void index_stimuli(FmriDataset& ds, const std::vector<std::string>& trial_ids) {

@@ -9,6 +9,7 @@
 // rows hold 1 (voxel in the ROI), 0 (not) or NaN (not a voxel column); voxel_x/y/z hold the voxel's
 // coordinates in mm. Files written from MATLAB store both matrices transposed; this reader accepts
 // either orientation. The stimulus id is the stimulus_id (else Label) value printed with %.6f.
+#include <algorithm>
 #include <cmath>
 
 #include "core/log.h"

@@ -5,6 +5,7 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <omp.h>
+#include <torch/csrc/jit/python/update_graph_executor_opt.h>
 
 #include <algorithm>
 #include <chrono>
@@ -20,6 +21,7 @@
 #include "io/h5.h"
 #include "io/image.h"
 #include "io/manifest.h"
+#include "maximize/chunk_store.h"
 #include "maximize/independent.h"
 #include "maximize/optimize.h"
 #include "maximize/options.h"
@@ -94,6 +96,25 @@ class NaturalInit {
   std::unique_ptr<StimulusSet> set_;
 };
 
+// What a .partial must have been written for to be resumed: every maximize key, the seed and threads, and
+// the identity (creation time) of each input file.
+std::string resume_key(const Config& cfg, const std::vector<std::string>& inputs) {
+  std::string key;
+  for (const auto& spec : config_schema()) {
+    const std::string k = spec.key;
+    if (k.rfind("maximize.", 0) != 0 && k != "seed" && k != "threads") continue;
+    const bool list =
+        spec.kind == KeyKind::StringList || spec.kind == KeyKind::RealList || spec.kind == KeyKind::IntList;
+    key += k + "=" + (!cfg.has(k) ? std::string("~") : list ? join(cfg.strings(k)) : cfg.str(k)) + ";";
+  }
+  for (const auto& path : inputs) {
+    auto f = h5::File::open(path, h5::Mode::Read);
+    key +=
+        path + "@" + (f.has_attr("created_utc") ? f.read_attr_string("created_utc") : std::string("?")) + ";";
+  }
+  return key;
+}
+
 std::vector<std::int64_t> best_rows(const std::vector<double>& natural, std::int64_t n,
                                     std::int64_t t_count) {
   std::vector<std::int64_t> best(static_cast<size_t>(t_count), 0);
@@ -109,6 +130,16 @@ std::vector<std::int64_t> best_rows(const std::vector<double>& natural, std::int
 void run(const Config& cfg, MPI_Comm comm) {
   const int my_rank = rank(comm), ranks = size(comm);
   const auto t_start = Clock::now();
+  // TorchScript networks run un-optimized, as eager PyTorch would: the profiling executor's first runs of
+  // every new batch shape or grad mode cost up to 1.5x a step (measured on Inception V3) and its CPU
+  // optimizations gain nothing for convolutions; one execution path also keeps results independent of
+  // how many passes ran before (the rank count).
+  const bool jit_optimize = torch::jit::getGraphExecutorOptimize();
+  torch::jit::setGraphExecutorOptimize(false);
+  struct Restore {
+    bool value;
+    ~Restore() { torch::jit::setGraphExecutorOptimize(value); }
+  } restore{jit_optimize};
 
   // 1. Options, device, inputs.
   const Options opt = read_options(cfg);
@@ -175,56 +206,59 @@ void run(const Config& cfg, MPI_Comm comm) {
   }
   const auto best_natural = best_rows(res.model.natural, n_natural, n_targets);
 
-  // 5. My chunks of targets: optimize, then score the stored images cleanly.
+  // 5. The output file and its resume record: a .partial written for the same inputs keeps its done chunks.
   const auto target_chunks = chunks(n_targets, opt.targets_per_pass);
-  const std::int64_t R = opt.restarts, S = opt.image_size,
-                     n_rec = static_cast<std::int64_t>(res.recorded_steps.size());
-  const std::int64_t image_bytes = S * S * 3;
-  res.images.assign(static_cast<size_t>(n_targets * R * image_bytes), 0);
-  res.trajectories.assign(static_cast<size_t>(n_targets * R * n_rec), 0.0f);
-  const auto scores_size = static_cast<size_t>(n_targets * R * n_targets);
-  res.model.generated.assign(scores_size, 0.0);
-  res.independent.generated.assign(scores_size, 0.0);
-  if (truth) res.truth.generated.assign(scores_size, 0.0);
+  const auto n_chunks = static_cast<std::int64_t>(target_chunks.size());
+  const std::int64_t R = opt.restarts, S = opt.image_size;
+  RunFile out(cfg, "maximize", comm, resume_key(cfg, {features_path, model_path, responses_path}));
+  ChunkStore store(out.file(), out.resumed(), res, n_chunks, truth != nullptr);
+  const auto done = store.done();
+  std::vector<std::int64_t> mine;
+  std::int64_t skipped = 0;
+  for (auto c : my_chunks(n_chunks, my_rank, ranks)) {
+    if (done[static_cast<size_t>(c)])
+      skipped += target_chunks[static_cast<size_t>(c)].size();
+    else
+      mine.push_back(c);
+  }
+  if (out.resumed()) log::info("maximize: resuming {}", out.partial_path());
+  // Collective writes need the same number of calls on every rank: pad with empty rounds.
+  auto rounds = static_cast<std::int64_t>(mine.size());
+  MPI_Allreduce(MPI_IN_PLACE, &rounds, 1, MPI_INT64_T, MPI_MAX, comm);
 
+  // 6. My chunks of targets: optimize, then score the stored images cleanly.
   Optimizer optimizer(opt, model, readout, device);
   std::unique_ptr<NaturalInit> natural_init;
   if (opt.init == Init::Natural)
     natural_init = std::make_unique<NaturalInit>(opt, features_path, res.natural_ids, best_natural);
   Progress progress("maximize targets", n_targets, comm);
-  double my_seconds = 0;
+  progress.add_skipped(skipped);
   const auto t_opt = Clock::now();
-  for (auto c : my_chunks(static_cast<std::int64_t>(target_chunks.size()), my_rank, ranks)) {
-    const Range tr = target_chunks[static_cast<size_t>(c)];
-    ChunkJob job{tr.begin, tr.size(), {}};
-    if (natural_init) job.init_rgb = natural_init->images(tr.begin, tr.size());
-    ChunkResult out = optimizer.run(job);
-    my_seconds += out.seconds;
-    res.passes += out.passes;
-    const std::int64_t b = tr.size() * R;
-    std::copy(out.images.begin(), out.images.end(), res.images.begin() + tr.begin * R * image_bytes);
-    std::copy(out.trajectories.begin(), out.trajectories.end(),
-              res.trajectories.begin() + tr.begin * R * n_rec);
-    auto features = clean_features(full_model, out.images.data(), b, S, device);
-    auto place = [&](std::vector<double>& dst, const std::vector<double>& src) {
-      std::copy(src.begin(), src.end(), dst.begin() + tr.begin * R * n_targets);
-    };
-    place(res.model.generated, score_features(readout, features));
-    place(res.independent.generated, score_features(independent.readout, features));
-    if (truth) place(res.truth.generated, truth->score(out.images.data(), b, S));
-    progress.add(tr.size());
+  for (std::int64_t k = 0; k < rounds; ++k) {
+    const bool have = k < static_cast<std::int64_t>(mine.size());
+    const std::int64_t c = have ? mine[static_cast<size_t>(k)] : -1;
+    const Range tr = have ? target_chunks[static_cast<size_t>(c)] : Range{};
+    ChunkRecord rec;
+    if (have) {
+      ChunkJob job{tr.begin, tr.size(), {}};
+      if (natural_init) job.init_rgb = natural_init->images(tr.begin, tr.size());
+      ChunkResult result = optimizer.run(job);
+      rec.seconds = result.seconds;
+      rec.images = std::move(result.images);
+      rec.trajectories = std::move(result.trajectories);
+      const std::int64_t b = tr.size() * R;
+      auto features = clean_features(full_model, rec.images.data(), b, S, device);
+      rec.model = score_features(readout, features);
+      rec.independent = score_features(independent.readout, features);
+      if (truth) rec.truth = truth->score(rec.images.data(), b, S);
+    }
+    store.write(c, tr, have ? &rec : nullptr);
+    if (have) progress.add(tr.size());
   }
-  const double my_wall = std::chrono::duration<double>(Clock::now() - t_opt).count();
-
-  // 6. Everything to every rank, in target order (disjoint sums are exact).
-  share_disjoint(res.images, comm);
-  share_disjoint(res.trajectories, comm);
-  share_disjoint(res.model.generated, comm);
-  share_disjoint(res.independent.generated, comm);
-  if (truth) share_disjoint(res.truth.generated, comm);
-  MPI_Allreduce(&my_seconds, &res.optimize_rank_seconds, 1, MPI_DOUBLE, MPI_SUM, comm);
+  double my_wall = std::chrono::duration<double>(Clock::now() - t_opt).count();
   MPI_Allreduce(&my_wall, &res.optimize_wall_seconds, 1, MPI_DOUBLE, MPI_MAX, comm);
-  MPI_Allreduce(MPI_IN_PLACE, &res.passes, 1, MPI_INT64_T, MPI_SUM, comm);
+  store.read_into(res);  // every chunk, this run's and resumed ones, in target order
+  res.passes = n_chunks * opt.steps;
 
   // 7. Validation summary and output.
   const auto cmp = compare(res.model, n_targets, R);
@@ -253,7 +287,6 @@ void run(const Config& cfg, MPI_Comm comm) {
       image_steps / std::max(res.optimize_rank_seconds, 1e-9),
       res.optimize_rank_seconds / static_cast<double>(n_targets));
 
-  RunFile out(cfg, "maximize", comm);
   write_results(out.file(), opt, targets, voxels.n_voxels, independent, res);
   bool grid_ok = true;
   if (opt.grid && my_rank == 0) {

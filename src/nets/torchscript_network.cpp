@@ -20,7 +20,8 @@ class TorchScriptNetwork : public Network {
     module_.eval();
     for (auto p : module_.parameters()) p.set_requires_grad(false);
     if (auto method = module_.find_method("layer_names")) {
-      for (const auto& name : (*method)({}).toListRef()) names_.push_back(name.toStringRef());
+      const c10::IValue names = (*method)({});  // keep alive: toListRef() refers into it
+      for (const auto& name : names.toListRef()) names_.push_back(name.toStringRef());
     } else {
       at::NoGradGuard no_grad;
       int size = probe_size > 0 ? probe_size : 224;

@@ -16,12 +16,14 @@ namespace {
 // He-normal weights (std sqrt(2 / fan_in)) and zero biases, from one seeded generator.
 // gain < 1 for the layers feeding the code and the output, so training starts near the mean image.
 at::Tensor he_normal(at::IntArrayRef shape, std::int64_t fan_in, at::Generator& gen, double gain = 1.0) {
-  return (at::randn(shape, gen) * (gain * std::sqrt(2.0 / static_cast<double>(fan_in)))).set_requires_grad(true);
+  return (at::randn(shape, gen) * (gain * std::sqrt(2.0 / static_cast<double>(fan_in))))
+      .set_requires_grad(true);
 }
 
 at::Tensor zero_bias(std::int64_t n) { return at::zeros({n}).set_requires_grad(true); }
 
-void add(torch::jit::Module& m, const std::string& name, const at::Tensor& t, std::vector<at::Tensor>& params) {
+void add(torch::jit::Module& m, const std::string& name, const at::Tensor& t,
+         std::vector<at::Tensor>& params) {
   m.register_parameter(name, t, false);
   params.push_back(t);
 }
@@ -47,7 +49,9 @@ std::string decoder_source(int size, std::int64_t z) {
          "\n"
          "def forward(self, z):\n"
          "  h = torch.relu(torch.addmm(self.fc_b, z, self.fc_w.t()))\n"
-         "  h = h.reshape([z.size(0), 64, " + s8 + ", " + s8 + "])\n"
+         "  h = h.reshape([z.size(0), 64, " +
+         s8 + ", " + s8 +
+         "])\n"
          "  h = torch.relu(torch.conv_transpose2d(h, self.d1_w, self.d1_b, [2, 2], [1, 1]))\n"
          "  h = torch.relu(torch.conv_transpose2d(h, self.d2_w, self.d2_b, [2, 2], [1, 1]))\n"
          "  return torch.sigmoid(torch.conv_transpose2d(h, self.d3_w, self.d3_b, [2, 2], [1, 1]))\n";
@@ -58,9 +62,11 @@ std::string decoder_source(int size, std::int64_t z) {
 AutoencoderReport train_autoencoder(const at::Tensor& images, const AutoencoderOptions& o,
                                     const std::string& generator_path, const std::string& encoder_path) {
   const int s = o.image_size;
-  if (s < 16 || s % 8 != 0) throw std::invalid_argument("autoencoder: image size must be a multiple of 8, >= 16");
+  if (s < 16 || s % 8 != 0)
+    throw std::invalid_argument("autoencoder: image size must be a multiple of 8, >= 16");
   if (images.dim() != 4 || images.size(1) != 3 || images.size(2) != s || images.size(3) != s)
-    throw std::invalid_argument("autoencoder: images must be [N, 3, " + std::to_string(s) + ", " + std::to_string(s) + "]");
+    throw std::invalid_argument("autoencoder: images must be [N, 3, " + std::to_string(s) + ", " +
+                                std::to_string(s) + "]");
   const std::int64_t n = images.size(0), z = o.latent_dim, flat = 64 * (s / 8) * (s / 8);
   if (n < 2) throw std::invalid_argument("autoencoder: needs at least 2 training images");
 
@@ -101,7 +107,8 @@ AutoencoderReport train_autoencoder(const at::Tensor& images, const AutoencoderO
   const at::Tensor data = images.to(at::kFloat).contiguous();
   for (std::int64_t epoch = 0; epoch < o.epochs; ++epoch) {
     for (std::int64_t i = 0; i < n; ++i) order[i] = i;
-    for (std::int64_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng() % static_cast<std::uint64_t>(i + 1)]);
+    for (std::int64_t i = n - 1; i > 0; --i)
+      std::swap(order[i], order[rng() % static_cast<std::uint64_t>(i + 1)]);
     double total = 0;
     for (std::int64_t b0 = 0; b0 < n; b0 += o.batch_size) {
       const std::int64_t b = std::min(o.batch_size, n - b0);
@@ -115,7 +122,8 @@ AutoencoderReport train_autoencoder(const at::Tensor& images, const AutoencoderO
       loss.backward();
       ++step;
       at::NoGradGuard no_grad;
-      const double c1 = 1 - std::pow(b1, static_cast<double>(step)), c2 = 1 - std::pow(b2, static_cast<double>(step));
+      const double c1 = 1 - std::pow(b1, static_cast<double>(step)),
+                   c2 = 1 - std::pow(b2, static_cast<double>(step));
       for (size_t k = 0; k < params.size(); ++k) {
         const at::Tensor g = params[k].grad();
         m1[k].mul_(b1).add_(g, 1 - b1);
@@ -135,8 +143,8 @@ AutoencoderReport train_autoencoder(const at::Tensor& images, const AutoencoderO
     dec.save(generator_path);
     enc.save(encoder_path);
   } catch (const c10::Error& e) {
-    throw std::runtime_error("cannot save the autoencoder to " + generator_path + " / " + encoder_path + ": " +
-                             e.what_without_backtrace());
+    throw std::runtime_error("cannot save the autoencoder to " + generator_path + " / " + encoder_path +
+                             ": " + e.what_without_backtrace());
   }
   return report;
 }

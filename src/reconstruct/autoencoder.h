@@ -3,8 +3,8 @@
 // demo and the tests run seed 004's latent decoding without a downloaded generator. The modules are built
 // in C++ from TorchScript source (Module::define), so no Python is involved.
 //
-//   encoder: x*2-1 -> conv 4x4/2 (16) -> relu -> conv 4x4/2 (32) -> relu -> conv 4x4/2 (64) -> relu -> linear Z
-//   decoder: linear -> relu -> transposed conv 4x4/2 (32) -> relu -> (16) -> relu -> (3) -> sigmoid
+//   encoder: x*2-1 -> conv 4x4/2 (16) -> relu -> conv 4x4/2 (32) -> relu -> conv 4x4/2 (64) -> relu -> linear
+//   Z decoder: linear -> relu -> transposed conv 4x4/2 (32) -> relu -> (16) -> relu -> (3) -> sigmoid
 #pragma once
 
 #include <ATen/core/Tensor.h>

@@ -22,15 +22,18 @@ EvalNetwork::EvalNetwork(const EvalNetworkOptions& o, const std::string& device)
     throw ConfigError(std::string("reconstruct.eval_network: ") + e.what());
   }
   input_size_ = o.input_size > 0 ? o.input_size : nets::default_input_size(o.network);
-  if (input_size_ <= 0) throw ConfigError("reconstruct.eval_input_size is required for a torchscript eval network");
+  if (input_size_ <= 0)
+    throw ConfigError("reconstruct.eval_input_size is required for a torchscript eval network");
   layers_ = o.layers.empty() ? nets::default_layers(o.network) : o.layers;
-  if (layers_.empty()) throw ConfigError("reconstruct.eval_layers must be given for eval network " + o.network);
+  if (layers_.empty())
+    throw ConfigError("reconstruct.eval_layers must be given for eval network " + o.network);
   try {
     nets::check_layers(*net, layers_);
   } catch (const std::exception& e) {
     throw ConfigError(std::string("reconstruct.eval_layers: ") + e.what());
   }
-  const std::string norm_name = o.normalization.empty() ? nets::default_normalization(o.network) : o.normalization;
+  const std::string norm_name =
+      o.normalization.empty() ? nets::default_normalization(o.network) : o.normalization;
   image::Normalization norm;
   try {
     norm = image::parse_normalization(norm_name);
@@ -41,7 +44,8 @@ EvalNetwork::EvalNetwork(const EvalNetworkOptions& o, const std::string& device)
   std::vector<extract::LayerPlan> plans;
   {
     at::NoGradGuard no_grad;
-    auto probe = net->forward(at::zeros({1, 3, input_size_, input_size_}, at::TensorOptions(at::Device(device))), layers_);
+    auto probe = net->forward(
+        at::zeros({1, 3, input_size_, input_size_}, at::TensorOptions(at::Device(device))), layers_);
     for (const auto& l : layers_) {
       const at::Tensor& a = probe.at(l);
       extract::LayerPlan p;

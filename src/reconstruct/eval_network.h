@@ -20,7 +20,8 @@ namespace deepvox::reconstruct {
 class EvalNetwork {
  public:
   EvalNetwork(const EvalNetworkOptions& options, const std::string& device);
-  // RGB [N, 3, H, W] in 0..255 (resized to the network's input size) -> one [N, D_l] tensor per layer, on the CPU.
+  // RGB [N, 3, H, W] in 0..255 (resized to the network's input size) -> one [N, D_l] tensor per layer, on the
+  // CPU.
   std::vector<at::Tensor> features(const at::Tensor& rgb255) const;
   const std::vector<std::string>& layers() const { return layers_; }
   std::string description() const;

@@ -29,7 +29,8 @@ std::vector<std::int64_t> iota(std::int64_t n, std::int64_t start = 0) {
 // dst = src[rows, :].
 Mat<float> take_rows(const Mat<float>& src, const std::vector<std::int64_t>& rows) {
   Mat<float> dst(static_cast<std::int64_t>(rows.size()), src.cols);
-  for (size_t i = 0; i < rows.size(); ++i) std::copy_n(src.row(rows[i]), src.cols, dst.row(static_cast<std::int64_t>(i)));
+  for (size_t i = 0; i < rows.size(); ++i)
+    std::copy_n(src.row(rows[i]), src.cols, dst.row(static_cast<std::int64_t>(i)));
   return dst;
 }
 
@@ -56,7 +57,8 @@ struct FoldModel {
 // test (n_test x b), truth (n_test x b), lambda index, cv score, train mean, train sd (b each).
 std::vector<float> solve_chunk(const DecodeDesign& d, const std::vector<FoldModel>& folds,
                                const fit::Basis<float>& full, const Mat<float>& y) {
-  const std::int64_t b = y.cols, L = static_cast<std::int64_t>(d.lambdas.size()), nt = d.n_train, ne = d.n_test;
+  const std::int64_t b = y.cols, L = static_cast<std::int64_t>(d.lambdas.size()), nt = d.n_train,
+                     ne = d.n_test;
   Mat<float> ytrain = take_rows(y, iota(nt)), ytest = take_rows(y, iota(ne, nt));
 
   // Cross-validation scores of every lambda for every target of the chunk.
@@ -111,8 +113,8 @@ std::vector<float> solve_chunk(const DecodeDesign& d, const std::vector<FoldMode
 
 }  // namespace
 
-DecodeDesign make_design(Mat<float> responses, std::int64_t n_train, std::int64_t folds, std::vector<double> lambdas,
-                         fit::Score score) {
+DecodeDesign make_design(Mat<float> responses, std::int64_t n_train, std::int64_t folds,
+                         std::vector<double> lambdas, fit::Score score) {
   DecodeDesign d;
   d.n_train = n_train;
   d.n_test = responses.rows - n_train;
@@ -139,8 +141,8 @@ DecodeDesign make_design(Mat<float> responses, std::int64_t n_train, std::int64_
   return d;
 }
 
-Decoded decode_targets(const DecodeDesign& d, std::int64_t n_targets, std::int64_t block, const TargetLoader& load,
-                       MPI_Comm comm, const std::string& label) {
+Decoded decode_targets(const DecodeDesign& d, std::int64_t n_targets, std::int64_t block,
+                       const TargetLoader& load, MPI_Comm comm, const std::string& label) {
   if (block <= 0) throw std::invalid_argument("decoding: the target block must be positive");
   const int r = rank(comm), p = size(comm);
   const auto ranges = chunks(n_targets, block);
@@ -217,9 +219,11 @@ Decoded decode_targets(const DecodeDesign& d, std::int64_t n_targets, std::int64
     std::vector<float>().swap(buf);
   }
   if (L > 1 && (out.at_lower_edge + out.at_upper_edge) * 2 > D)
-    log::warn("reconstruct [{}]: the lambda of {} of {} targets is at the low end of the grid and {} at the high end; "
-              "consider widening reconstruct.lambdas",
-              label, out.at_lower_edge, D, out.at_upper_edge);
+    log::warn(
+        "reconstruct [{}]: the lambda of {} of {} targets is at the low end of the grid and {} at the high "
+        "end; "
+        "consider widening reconstruct.lambdas",
+        label, out.at_lower_edge, D, out.at_upper_edge);
   return out;
 }
 
@@ -251,7 +255,8 @@ std::vector<std::int64_t> select_voxels(const Mat<float>& x, const Mat<float>& t
       mean /= static_cast<double>(n);
       for (std::int64_t i = 0; i < n; ++i) ss += (a(i, j) - mean) * (a(i, j) - mean);
       const double sd = std::sqrt(ss / static_cast<double>(n));
-      for (std::int64_t i = 0; i < n; ++i) z(i, j) = sd > 0 ? static_cast<float>((a(i, j) - mean) / sd) : 0.0f;
+      for (std::int64_t i = 0; i < n; ++i)
+        z(i, j) = sd > 0 ? static_cast<float>((a(i, j) - mean) / sd) : 0.0f;
     }
     return z;
   };
@@ -266,7 +271,8 @@ std::vector<std::int64_t> select_voxels(const Mat<float>& x, const Mat<float>& t
     score[v] = s / static_cast<double>(std::max<std::int64_t>(m, 1));
   }
   std::vector<std::int64_t> order = iota(V);
-  std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) { return score[a] > score[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::int64_t a, std::int64_t b) { return score[a] > score[b]; });
   order.resize(static_cast<size_t>(keep));
   std::sort(order.begin(), order.end());
   return order;
@@ -300,6 +306,7 @@ DecodingScores score_decoding(const Decoded& d) {
   const auto id = pairwise_identification(r, n);
   s.identification = id.accuracy;
   s.identification_p = id.p_value;
+  s.identification_perm_p = id.permutation_p;
   return s;
 }
 

@@ -39,11 +39,11 @@ DecodeDesign make_design(fit::Mat<float> responses, std::int64_t n_train, std::i
 using TargetLoader = std::function<fit::Mat<float>(std::int64_t c0, std::int64_t b)>;
 
 struct Decoded {
-  fit::Mat<float> test;   // n_test x D: decoded targets of the test stimuli
-  fit::Mat<float> truth;  // n_test x D: their true values (from the loader)
-  std::vector<double> lambda;             // D: chosen lambda
-  std::vector<float> cv_score;            // D: cross-validation score at that lambda
-  std::vector<float> train_mean, train_sd;  // D: training statistics of each target (ddof 0)
+  fit::Mat<float> test;                               // n_test x D: decoded targets of the test stimuli
+  fit::Mat<float> truth;                              // n_test x D: their true values (from the loader)
+  std::vector<double> lambda;                         // D: chosen lambda
+  std::vector<float> cv_score;                        // D: cross-validation score at that lambda
+  std::vector<float> train_mean, train_sd;            // D: training statistics of each target (ddof 0)
   std::int64_t at_lower_edge = 0, at_upper_edge = 0;  // targets whose lambda is at an end of the grid
 };
 
@@ -65,9 +65,10 @@ std::vector<std::int64_t> select_voxels(const fit::Mat<float>& x_train, const fi
 // Quality of decoded features on the test set, with every target first z-scored by its training mean and
 // s.d. (so units with large means do not dominate the patterns).
 struct DecodingScores {
-  double profile_r = 0;  // mean over targets of Pearson r across test stimuli
-  double pattern_r = 0;  // mean over test stimuli of Pearson r across targets
+  double profile_r = 0;                             // mean over targets of Pearson r across test stimuli
+  double pattern_r = 0;                             // mean over test stimuli of Pearson r across targets
   double identification = 0, identification_p = 1;  // pairwise identification among the test stimuli
+  double identification_perm_p = 1;                 // its permutation p-value
 };
 DecodingScores score_decoding(const Decoded& d);
 

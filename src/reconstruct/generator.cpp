@@ -8,7 +8,8 @@ namespace deepvox::reconstruct {
 
 class ScriptModule {
  public:
-  ScriptModule(const std::string& path, const std::string& device, const char* what) : path_(path), what_(what) {
+  ScriptModule(const std::string& path, const std::string& device, const char* what)
+      : path_(path), what_(what) {
     try {
       module_ = torch::jit::load(path, at::Device(device));
     } catch (const c10::Error& e) {
@@ -32,7 +33,8 @@ class ScriptModule {
       throw std::runtime_error(std::string("TorchScript ") + what_ + " " + path_ + " failed on input " +
                                c10::str(x.sizes()) + ": " + e.what_without_backtrace());
     }
-    if (!out.isTensor()) throw std::runtime_error(std::string("TorchScript ") + what_ + " " + path_ + " must return a tensor");
+    if (!out.isTensor())
+      throw std::runtime_error(std::string("TorchScript ") + what_ + " " + path_ + " must return a tensor");
     return out.toTensor();
   }
 
@@ -46,7 +48,8 @@ Generator::Generator(const std::string& path, const std::string& device)
     : path_(path), module_(std::make_shared<ScriptModule>(path, device, "generator")) {
   latent_dim_ = module_->declared_int("latent_dim");
   if (latent_dim_ <= 0)
-    throw std::runtime_error("generator " + path + " must declare its latent size (method or attribute latent_dim)");
+    throw std::runtime_error("generator " + path +
+                             " must declare its latent size (method or attribute latent_dim)");
   at::NoGradGuard no_grad;
   at::Tensor probe = module_->forward(at::zeros({1, latent_dim_}, at::TensorOptions(at::Device(device))));
   if (probe.dim() != 4 || probe.size(1) != 3 || probe.size(2) != probe.size(3))
@@ -62,7 +65,8 @@ Encoder::Encoder(const std::string& path, const std::string& device, int fallbac
   const std::int64_t s = module_->declared_int("image_size");
   image_size_ = static_cast<int>(s > 0 ? s : fallback_size);
   if (image_size_ <= 0)
-    throw std::runtime_error("encoder " + path + " must declare its input size (method or attribute image_size)");
+    throw std::runtime_error("encoder " + path +
+                             " must declare its input size (method or attribute image_size)");
 }
 
 at::Tensor Encoder::encode(const at::Tensor& rgb01) const {

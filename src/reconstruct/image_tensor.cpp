@@ -18,13 +18,15 @@ at::Tensor image_tensor(const image::RgbImage& img, int size) {
 
 at::Tensor load_images(const StimulusSet& set, const std::vector<std::int64_t>& rows, int size) {
   at::Tensor out = at::empty({static_cast<std::int64_t>(rows.size()), 3, size, size}, at::kFloat);
-  for (size_t i = 0; i < rows.size(); ++i) out[static_cast<std::int64_t>(i)].copy_(image_tensor(set.load(rows[i]), size));
+  for (size_t i = 0; i < rows.size(); ++i)
+    out[static_cast<std::int64_t>(i)].copy_(image_tensor(set.load(rows[i]), size));
   return out;
 }
 
 image::RgbImage tensor_image(const at::Tensor& chw) {
   if (chw.dim() != 3 || chw.size(0) != 3) throw std::invalid_argument("tensor_image: expected [3,H,W]");
-  at::Tensor hwc = chw.detach().to(at::kCPU).clamp(0, 255).round().to(at::kByte).permute({1, 2, 0}).contiguous();
+  at::Tensor hwc =
+      chw.detach().to(at::kCPU).clamp(0, 255).round().to(at::kByte).permute({1, 2, 0}).contiguous();
   image::RgbImage img;
   img.height = static_cast<int>(chw.size(1));
   img.width = static_cast<int>(chw.size(2));
@@ -33,8 +35,10 @@ image::RgbImage tensor_image(const at::Tensor& chw) {
 }
 
 std::vector<std::uint8_t> tensor_bytes(const at::Tensor& nchw) {
-  at::Tensor nhwc = nchw.detach().to(at::kCPU).clamp(0, 255).round().to(at::kByte).permute({0, 2, 3, 1}).contiguous();
-  return std::vector<std::uint8_t>(nhwc.data_ptr<std::uint8_t>(), nhwc.data_ptr<std::uint8_t>() + nhwc.numel());
+  at::Tensor nhwc =
+      nchw.detach().to(at::kCPU).clamp(0, 255).round().to(at::kByte).permute({0, 2, 3, 1}).contiguous();
+  return std::vector<std::uint8_t>(nhwc.data_ptr<std::uint8_t>(),
+                                   nhwc.data_ptr<std::uint8_t>() + nhwc.numel());
 }
 
 at::Tensor resize_square(const at::Tensor& x, int size) {
@@ -50,7 +54,8 @@ at::Tensor gaussian_blur(const at::Tensor& x, double sigma) {
   if (radius < 1) return x;
   std::vector<float> k(static_cast<size_t>(2 * radius + 1));
   double sum = 0;
-  for (std::int64_t i = -radius; i <= radius; ++i) sum += k[i + radius] = std::exp(-0.5 * i * i / (sigma * sigma));
+  for (std::int64_t i = -radius; i <= radius; ++i)
+    sum += k[i + radius] = std::exp(-0.5 * i * i / (sigma * sigma));
   for (auto& v : k) v = static_cast<float>(v / sum);
   const std::int64_t c = x.size(1), n = 2 * radius + 1;
   at::Tensor kernel = at::tensor(k, x.options());
@@ -81,7 +86,8 @@ image::RgbImage heat_overlay(const image::RgbImage& img, const at::Tensor& heat)
     const float grey = 0.6f * (0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2]);
     const float v = hv[i];
     // "Hot" scale: black -> red -> yellow -> white as the map rises; blended in by its strength.
-    const float col[3] = {std::clamp(3 * v, 0.f, 1.f), std::clamp(3 * v - 1, 0.f, 1.f), std::clamp(3 * v - 2, 0.f, 1.f)};
+    const float col[3] = {std::clamp(3 * v, 0.f, 1.f), std::clamp(3 * v - 1, 0.f, 1.f),
+                          std::clamp(3 * v - 2, 0.f, 1.f)};
     const float a = std::min(1.f, 1.5f * v);
     for (int c = 0; c < 3; ++c)
       out.pixels[3 * i + c] = static_cast<std::uint8_t>(std::lround((1 - a) * grey + a * 255.f * col[c]));
@@ -106,9 +112,9 @@ void write_grid(const std::string& path, const std::vector<std::vector<image::Rg
   for (size_t r = 0; r < rows.size(); ++r)
     for (size_t c = 0; c < rows[r].size(); ++c) {
       const auto& im = rows[r][c];
-      const int x0 = gap + static_cast<int>(c) * (cell_w + gap), y0 = gap + static_cast<int>(r) * (cell_h + gap);
-      for (int y = 0; y < im.height; ++y)
-        std::copy_n(im.row(y), im.width * 3, grid.row(y0 + y) + 3 * x0);
+      const int x0 = gap + static_cast<int>(c) * (cell_w + gap),
+                y0 = gap + static_cast<int>(r) * (cell_h + gap);
+      for (int y = 0; y < im.height; ++y) std::copy_n(im.row(y), im.width * 3, grid.row(y0 + y) + 3 * x0);
     }
   image::write_image_file(path, grid);
 }

@@ -39,8 +39,8 @@ at::Tensor roll2d(const at::Tensor& x, std::int64_t dy, std::int64_t dx);
 // (normalized by its maximum). Both must have the same size.
 image::RgbImage heat_overlay(const image::RgbImage& img, const at::Tensor& heat);
 
-// Pastes images (all the same size) into a grid of `rows` rows separated by a white gap, and writes it as PNG.
-// Missing cells (shorter rows) stay white.
+// Pastes images (all the same size) into a grid of `rows` rows separated by a white gap, and writes it as
+// PNG. Missing cells (shorter rows) stay white.
 void write_grid(const std::string& path, const std::vector<std::vector<image::RgbImage>>& rows, int gap = 4);
 
 }  // namespace deepvox::reconstruct

@@ -24,15 +24,17 @@ std::vector<std::int64_t> read_index(const h5::File& f, const std::string& name,
   auto v = f.dataset(name).read_all<std::int64_t>();
   for (auto i : v)
     if (i < 0 || i >= bound)
-      throw input_error(stage, path, "/" + name + " holds " + std::to_string(i) + ", outside [0, " +
-                                         std::to_string(bound) + ")");
+      throw input_error(
+          stage, path,
+          "/" + name + " holds " + std::to_string(i) + ", outside [0, " + std::to_string(bound) + ")");
   return v;
 }
 
 }  // namespace
 
 ResponsesInfo read_responses_info(const std::string& path, const std::string& stage) {
-  if (!h5::is_hdf5(path)) throw input_error(stage, path, "missing or not an HDF5 file (run `deepvox import` first)");
+  if (!h5::is_hdf5(path))
+    throw input_error(stage, path, "missing or not an HDF5 file (run `deepvox import` first)");
   auto f = h5::File::open(path, h5::Mode::Read);
   ResponsesInfo r;
   r.path = path;
@@ -42,7 +44,8 @@ ResponsesInfo read_responses_info(const std::string& path, const std::string& st
   const auto shape = f.dataset("responses").shape();
   const auto s = static_cast<std::int64_t>(r.ids.size());
   if (shape.size() != 2 || shape[0] != s)
-    throw input_error(stage, path, "/responses must be [stimuli, voxels] with one row per /stimulus_ids entry");
+    throw input_error(stage, path,
+                      "/responses must be [stimuli, voxels] with one row per /stimulus_ids entry");
   r.n_voxels = shape[1];
   r.train = read_index(f, "split/train", s, stage, path);
   r.test = read_index(f, "split/test", s, stage, path);
@@ -64,7 +67,8 @@ ResponsesInfo read_responses_info(const std::string& path, const std::string& st
   }
   if (f.exists("categories/names") && f.exists("categories/index")) {
     r.category_names = f.dataset("categories/names").read_strings();
-    r.category = read_index(f, "categories/index", static_cast<std::int64_t>(r.category_names.size()), stage, path);
+    r.category =
+        read_index(f, "categories/index", static_cast<std::int64_t>(r.category_names.size()), stage, path);
     if (static_cast<std::int64_t>(r.category.size()) != s)
       throw input_error(stage, path, "/categories/index does not have one entry per stimulus");
   }
@@ -113,17 +117,22 @@ fit::Mat<float> read_responses(const std::string& path, const std::vector<std::i
 }
 
 FeaturesInfo read_features_info(const std::string& path, const std::string& stage) {
-  if (!h5::is_hdf5(path)) throw input_error(stage, path, "missing or not an HDF5 file (run `deepvox extract` first)");
+  if (!h5::is_hdf5(path))
+    throw input_error(stage, path, "missing or not an HDF5 file (run `deepvox extract` first)");
   auto f = h5::File::open(path, h5::Mode::Read);
   FeaturesInfo info;
   info.path = path;
   if (!f.exists("stimulus_ids")) throw input_error(stage, path, "has no /stimulus_ids");
-  if (!f.exists("features") || !f.is_group("features")) throw input_error(stage, path, "has no /features group");
+  if (!f.exists("features") || !f.is_group("features"))
+    throw input_error(stage, path, "has no /features group");
   info.ids = f.dataset("stimulus_ids").read_strings();
-  if (f.exists("layers")) info.layers = f.dataset("layers").read_strings();
-  else info.layers = f.group("features").children();
+  if (f.exists("layers"))
+    info.layers = f.dataset("layers").read_strings();
+  else
+    info.layers = f.group("features").children();
   for (const auto& l : info.layers) {
-    if (!f.exists("features/" + l)) throw input_error(stage, path, "lists layer " + l + " but has no /features/" + l);
+    if (!f.exists("features/" + l))
+      throw input_error(stage, path, "lists layer " + l + " but has no /features/" + l);
     auto d = f.dataset("features/" + l);
     if (d.shape().size() != 2 || d.rows() != static_cast<std::int64_t>(info.ids.size()))
       throw input_error(stage, path, "/features/" + l + " must be [stimuli, features]");
@@ -138,30 +147,32 @@ std::vector<std::string> pick_layers(const FeaturesInfo& info, const std::vector
   if (wanted.empty()) return info.layers;
   for (const auto& w : wanted)
     if (!info.dims.count(w))
-      throw std::runtime_error(key + ": " + info.path + " has no layer '" + w + "' (it has: " +
-                               name_some(info.layers, 50) + ")");
+      throw std::runtime_error(key + ": " + info.path + " has no layer '" + w +
+                               "' (it has: " + name_some(info.layers, 50) + ")");
   return wanted;
 }
 
-std::vector<std::int64_t> match_ids(const std::vector<std::string>& wanted, const std::vector<std::string>& have,
-                                    const std::string& what) {
+std::vector<std::int64_t> match_ids(const std::vector<std::string>& wanted,
+                                    const std::vector<std::string>& have, const std::string& what) {
   std::unordered_map<std::string, std::int64_t> index;
   for (size_t i = 0; i < have.size(); ++i) index.emplace(have[i], static_cast<std::int64_t>(i));
   std::vector<std::int64_t> rows;
   std::vector<std::string> missing;
   for (const auto& id : wanted) {
     auto it = index.find(id);
-    if (it == index.end()) missing.push_back(id);
-    else rows.push_back(it->second);
+    if (it == index.end())
+      missing.push_back(id);
+    else
+      rows.push_back(it->second);
   }
   if (!missing.empty())
-    throw std::runtime_error(what + ": " + std::to_string(missing.size()) + " stimuli are missing: " +
-                             name_some(missing));
+    throw std::runtime_error(what + ": " + std::to_string(missing.size()) +
+                             " stimuli are missing: " + name_some(missing));
   return rows;
 }
 
-fit::Mat<float> read_feature_columns(const h5::File& f, const std::string& layer, const std::vector<std::int64_t>& rows,
-                                     std::int64_t c0, std::int64_t b) {
+fit::Mat<float> read_feature_columns(const h5::File& f, const std::string& layer,
+                                     const std::vector<std::int64_t>& rows, std::int64_t c0, std::int64_t b) {
   auto d = f.dataset("features/" + layer);
   const std::int64_t n = d.rows();
   std::vector<float> buf(static_cast<size_t>(n * b));
@@ -172,7 +183,8 @@ fit::Mat<float> read_feature_columns(const h5::File& f, const std::string& layer
   return out;
 }
 
-std::string resolve_images(const std::string& configured, const FeaturesInfo& features, const std::string& run_dir) {
+std::string resolve_images(const std::string& configured, const FeaturesInfo& features,
+                           const std::string& run_dir) {
   if (!configured.empty()) return configured;
   if (!features.images.empty()) return features.images;
   return (std::filesystem::path(run_dir) / "stimuli" / "manifest.csv").string();

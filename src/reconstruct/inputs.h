@@ -48,15 +48,16 @@ std::vector<std::string> pick_layers(const FeaturesInfo& info, const std::vector
                                      const std::string& key);
 
 // Row of each wanted id in `have`; throws naming the first missing ids and `what` (the two files).
-std::vector<std::int64_t> match_ids(const std::vector<std::string>& wanted, const std::vector<std::string>& have,
-                                    const std::string& what);
+std::vector<std::int64_t> match_ids(const std::vector<std::string>& wanted,
+                                    const std::vector<std::string>& have, const std::string& what);
 
 // Columns [c0, c0 + b) of /features/<layer> at the given rows (rows.size() x b).
-fit::Mat<float> read_feature_columns(const h5::File& f, const std::string& layer, const std::vector<std::int64_t>& rows,
-                                     std::int64_t c0, std::int64_t b);
+fit::Mat<float> read_feature_columns(const h5::File& f, const std::string& layer,
+                                     const std::vector<std::int64_t>& rows, std::int64_t c0, std::int64_t b);
 
 // The stimulus source: `configured` (extract.images) if given, else features.h5's `images` attribute, else
 // run_dir/stimuli/manifest.csv.
-std::string resolve_images(const std::string& configured, const FeaturesInfo& features, const std::string& run_dir);
+std::string resolve_images(const std::string& configured, const FeaturesInfo& features,
+                           const std::string& run_dir);
 
 }  // namespace deepvox::reconstruct

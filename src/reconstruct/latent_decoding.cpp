@@ -33,7 +33,9 @@ Mat<float> to_mat(const at::Tensor& t) {
   return m;
 }
 
-at::Tensor to_tensor(const Mat<float>& m) { return at::from_blob(const_cast<float*>(m.data()), {m.rows, m.cols}, at::kFloat).clone(); }
+at::Tensor to_tensor(const Mat<float>& m) {
+  return at::from_blob(const_cast<float*>(m.data()), {m.rows, m.cols}, at::kFloat).clone();
+}
 
 // Rows of a then rows of b.
 Mat<float> stack(const Mat<float>& a, const Mat<float>& b) {
@@ -45,13 +47,14 @@ Mat<float> stack(const Mat<float>& a, const Mat<float>& b) {
 
 // Pearson correlations between rows of two [n, d] tensors.
 std::vector<double> row_correlations(const at::Tensor& a, const at::Tensor& b) {
-  at::Tensor x = a.to(at::kFloat).reshape({a.size(0), -1}).contiguous(), y = b.to(at::kFloat).reshape({b.size(0), -1}).contiguous();
+  at::Tensor x = a.to(at::kFloat).reshape({a.size(0), -1}).contiguous(),
+             y = b.to(at::kFloat).reshape({b.size(0), -1}).contiguous();
   return correlation_matrix(x.data_ptr<float>(), y.data_ptr<float>(), x.size(0), x.size(1));
 }
 
 // Rank 0 trains the autoencoder on the training images when the generator does not exist yet.
-void ensure_generator(const LatentOptions& o, const LatentInputs& in, const std::string& encoder, std::uint64_t seed,
-                      MPI_Comm comm, LatentResult& r) {
+void ensure_generator(const LatentOptions& o, const LatentInputs& in, const std::string& encoder,
+                      std::uint64_t seed, MPI_Comm comm, LatentResult& r) {
   int exists = std::filesystem::exists(o.generator) ? 1 : 0;
   MPI_Bcast(&exists, 1, MPI_INT, 0, comm);
   if (exists) return;
@@ -59,8 +62,9 @@ void ensure_generator(const LatentOptions& o, const LatentInputs& in, const std:
   std::string error;
   if (is_root(comm)) {
     try {
-      log::info("reconstruct: training a {}-d conv autoencoder on {} training images at {} px for {} epochs -> {}",
-                o.latent_dim, in.train_rows.size(), o.image_size, o.train_epochs, o.generator);
+      log::info(
+          "reconstruct: training a {}-d conv autoencoder on {} training images at {} px for {} epochs -> {}",
+          o.latent_dim, in.train_rows.size(), o.image_size, o.train_epochs, o.generator);
       const auto parent = std::filesystem::path(o.generator).parent_path();
       if (!parent.empty()) std::filesystem::create_directories(parent);
       AutoencoderOptions ao;
@@ -77,7 +81,8 @@ void ensure_generator(const LatentOptions& o, const LatentInputs& in, const std:
     }
   }
   if (!all_ok(error.empty(), comm))
-    throw std::runtime_error("reconstruct.latent_train: " + (error.empty() ? std::string("failed on rank 0") : error));
+    throw std::runtime_error("reconstruct.latent_train: " +
+                             (error.empty() ? std::string("failed on rank 0") : error));
   MPI_Bcast(losses, 2, MPI_DOUBLE, 0, comm);
   r.trained = true;
   r.train_first_loss = losses[0];
@@ -91,23 +96,26 @@ Mat<float> true_latents(const LatentOptions& o, const Encoder* enc, const at::Te
     at::NoGradGuard no_grad;
     std::vector<at::Tensor> parts;
     for (std::int64_t b0 = 0; b0 < images01.size(0); b0 += 64)
-      parts.push_back(enc->encode(resize_square(images01.narrow(0, b0, std::min<std::int64_t>(64, images01.size(0) - b0)),
-                                                enc->image_size())));
+      parts.push_back(enc->encode(resize_square(
+          images01.narrow(0, b0, std::min<std::int64_t>(64, images01.size(0) - b0)), enc->image_size())));
     return to_mat(at::cat(parts, 0));
   }
   auto f = h5::File::open(o.latent_file, h5::Mode::Read);
   if (!f.exists("stimulus_ids") || !f.exists("latents"))
-    throw std::runtime_error("reconstruct.latent_file: " + o.latent_file + " needs /stimulus_ids and /latents [S, Z]");
+    throw std::runtime_error("reconstruct.latent_file: " + o.latent_file +
+                             " needs /stimulus_ids and /latents [S, Z]");
   const auto rows = match_ids(ids, f.dataset("stimulus_ids").read_strings(),
                               "reconstruct.latent_file " + o.latent_file + " vs responses.h5");
   auto d = f.dataset("latents");
   if (d.shape().size() != 2) throw std::runtime_error("reconstruct.latent_file: /latents must be [S, Z]");
   Mat<float> out(static_cast<std::int64_t>(rows.size()), d.cols());
-  for (size_t i = 0; i < rows.size(); ++i) d.read_block<float>({rows[i], 1, 0, d.cols()}, out.row(static_cast<std::int64_t>(i)));
+  for (size_t i = 0; i < rows.size(); ++i)
+    d.read_block<float>({rows[i], 1, 0, d.cols()}, out.row(static_cast<std::int64_t>(i)));
   return out;
 }
 
-// PCA of the training pixels (rank 0, broadcast): mean [P], components [P, K], coefficients of train and test.
+// PCA of the training pixels (rank 0, broadcast): mean [P], components [P, K], coefficients of train and
+// test.
 struct Pca {
   at::Tensor mean, components, train, test;
 };
@@ -136,47 +144,43 @@ Pca pca_basis(const at::Tensor& train01, const at::Tensor& test01, std::int64_t 
   return out;
 }
 
-// Readout of a binary attribute along the class-mean difference of the training latents.
+// Readout of a binary attribute along a linear axis of the latent space: Fisher's discriminant of the
+// training latents, w = (S_w + g I)^-1 (m1 - m0) with a small ridge g (1e-3 of the mean within-class
+// variance), thresholded halfway between the projected class means.
 void read_attribute(LatentMethod& m, const Mat<float>& train, const std::vector<std::uint8_t>& train_label,
                     const std::vector<std::uint8_t>& test_label) {
   const std::int64_t z = train.cols;
-  std::vector<double> m1(static_cast<size_t>(z), 0.0), m0(static_cast<size_t>(z), 0.0);
-  double n1 = 0, n0 = 0;
-  for (std::int64_t i = 0; i < train.rows; ++i) {
-    auto& acc = train_label[i] ? m1 : m0;
-    (train_label[i] ? n1 : n0) += 1;
-    for (std::int64_t j = 0; j < z; ++j) acc[j] += train(i, j);
-  }
-  if (n1 == 0 || n0 == 0 || test_label.empty()) return;
-  std::vector<double> w(static_cast<size_t>(z));
-  double threshold = 0;
-  for (std::int64_t j = 0; j < z; ++j) {
-    m1[j] /= n1;
-    m0[j] /= n0;
-    w[j] = m1[j] - m0[j];
-    threshold += w[j] * (m1[j] + m0[j]) / 2;
-  }
-  auto accuracy = [&](const Mat<float>& latents) {
-    double correct = 0;
-    for (std::int64_t i = 0; i < latents.rows; ++i) {
-      double proj = 0;
-      for (std::int64_t j = 0; j < z; ++j) proj += w[j] * latents(i, j);
-      correct += (proj > threshold) == (test_label[i] != 0) ? 1 : 0;
-    }
-    return correct;
+  at::Tensor x = to_tensor(train).to(at::kDouble);
+  std::vector<std::int64_t> ones, zeros;
+  for (std::int64_t i = 0; i < train.rows; ++i) (train_label[i] ? ones : zeros).push_back(i);
+  if (ones.size() < 2 || zeros.size() < 2 || test_label.empty()) return;
+  const at::Tensor x1 = x.index_select(0, at::tensor(ones)), x0 = x.index_select(0, at::tensor(zeros));
+  const at::Tensor m1 = x1.mean(0), m0 = x0.mean(0);
+  const at::Tensor c1 = x1 - m1, c0 = x0 - m0;
+  at::Tensor sw = (at::matmul(c1.t(), c1) + at::matmul(c0.t(), c0)) / static_cast<double>(train.rows - 2);
+  sw = sw + 1e-3 * sw.diagonal().mean() * at::eye(z, at::kDouble);
+  const at::Tensor w = at::linalg_solve(sw, (m1 - m0).unsqueeze(1)).squeeze(1);
+  const double threshold = at::dot(w, (m1 + m0) / 2).item<double>();
+  auto correct = [&](const Mat<float>& latents) {
+    const at::Tensor proj = at::matmul(to_tensor(latents).to(at::kDouble), w);
+    double c = 0;
+    for (std::int64_t i = 0; i < latents.rows; ++i)
+      c += (proj[i].item<double>() > threshold) == (test_label[i] != 0);
+    return c;
   };
   const auto n = static_cast<std::int64_t>(test_label.size());
-  double ones = 0;
-  for (auto l : test_label) ones += l;
-  const double correct = accuracy(m.decoded);
-  m.attribute_accuracy = correct / static_cast<double>(n);
-  m.attribute_ceiling = accuracy(m.truth) / static_cast<double>(n);
-  m.attribute_chance = std::max(ones, static_cast<double>(n) - ones) / static_cast<double>(n);
-  m.attribute_p = binomial_tail(static_cast<std::int64_t>(correct), n, m.attribute_chance);
+  double positives = 0;
+  for (auto l : test_label) positives += l;
+  const double hits = correct(m.decoded);
+  m.attribute_accuracy = hits / static_cast<double>(n);
+  m.attribute_ceiling = correct(m.truth) / static_cast<double>(n);
+  m.attribute_chance = std::max(positives, static_cast<double>(n) - positives) / static_cast<double>(n);
+  m.attribute_p = binomial_tail(static_cast<std::int64_t>(hits), n, m.attribute_chance);
 }
 
 void score(LatentMethod& m, const at::Tensor& rendered255, const at::Tensor& originals255) {
-  m.latent_pairwise = pairwise_decoding(row_correlations(to_tensor(m.decoded), to_tensor(m.truth)), m.decoded.rows);
+  m.latent_pairwise =
+      pairwise_decoding(row_correlations(to_tensor(m.decoded), to_tensor(m.truth)), m.decoded.rows);
   m.image_pairwise = pairwise_decoding(row_correlations(rendered255, originals255), m.decoded.rows);
   m.images = tensor_bytes(rendered255);
 }
@@ -187,7 +191,8 @@ LatentResult decode_latents(const LatentOptions& o, const LatentInputs& in, std:
                             const std::string& device, std::uint64_t seed, MPI_Comm comm) {
   LatentResult r;
   r.generator = o.generator;
-  r.encoder = !o.encoder.empty() ? o.encoder : (o.latent_file.empty() ? default_encoder_path(o.generator) : "");
+  r.encoder =
+      !o.encoder.empty() ? o.encoder : (o.latent_file.empty() ? default_encoder_path(o.generator) : "");
   if (o.train) ensure_generator(o, in, r.encoder, seed, comm, r);
   const Generator gen(o.generator, device);
   r.latent_dim = gen.latent_dim();
@@ -195,8 +200,8 @@ LatentResult decode_latents(const LatentOptions& o, const LatentInputs& in, std:
   const int s = r.image_size;
   std::unique_ptr<Encoder> enc;
   if (!r.encoder.empty()) enc = std::make_unique<Encoder>(r.encoder, device, s);
-  log::info("reconstruct: latent decoding into {} ({}-d latents, {} px), training latents from {}", o.generator,
-            r.latent_dim, s, enc ? r.encoder : o.latent_file);
+  log::info("reconstruct: latent decoding into {} ({}-d latents, {} px), training latents from {}",
+            o.generator, r.latent_dim, s, enc ? r.encoder : o.latent_file);
 
   const at::Tensor train01 = load_images(*in.stimuli, in.train_rows, s) / 255.0;
   const at::Tensor test255 = load_images(*in.stimuli, in.test_rows, s);
@@ -213,13 +218,15 @@ LatentResult decode_latents(const LatentOptions& o, const LatentInputs& in, std:
       attr_index.push_back(static_cast<std::int64_t>(c));
   if (!attr_index.empty()) {
     auto label = [&](std::int64_t c) {
-      return static_cast<std::uint8_t>(std::find(attr_index.begin(), attr_index.end(), c) != attr_index.end());
+      return static_cast<std::uint8_t>(std::find(attr_index.begin(), attr_index.end(), c) !=
+                                       attr_index.end());
     };
     for (auto c : in.train_category) train_label.push_back(label(c));
     for (auto c : in.test_category) test_label.push_back(label(c));
     r.attribute = test_label;
   } else {
-    log::info("reconstruct: no attribute readout (no category of the data is in reconstruct.latent_attribute)");
+    log::info(
+        "reconstruct: no attribute readout (no category of the data is in reconstruct.latent_attribute)");
   }
 
   auto run_method = [&](const std::string& name, const Mat<float>& train_truth, const Mat<float>& test_truth,
@@ -244,8 +251,10 @@ LatentResult decode_latents(const LatentOptions& o, const LatentInputs& in, std:
     }
     score(m, rendered, test255);
     if (!test_label.empty()) read_attribute(m, train_truth, train_label, test_label);
-    log::info("reconstruct: latent decoding [{}]: pairwise {:.3f} in latent space, {:.3f} in image space; attribute {:.3f}",
-              name, m.latent_pairwise.accuracy, m.image_pairwise.accuracy, m.attribute_accuracy);
+    log::info(
+        "reconstruct: latent decoding [{}]: pairwise {:.3f} in latent space, {:.3f} in image space; "
+        "attribute {:.3f}",
+        name, m.latent_pairwise.accuracy, m.image_pairwise.accuracy, m.attribute_accuracy);
     r.methods.push_back(std::move(m));
   };
 
@@ -253,12 +262,14 @@ LatentResult decode_latents(const LatentOptions& o, const LatentInputs& in, std:
   const Mat<float> gen_train = true_latents(o, enc.get(), train01, in.train_ids);
   const Mat<float> gen_test = true_latents(o, enc.get(), test01, in.test_ids);
   if (gen_train.cols != r.latent_dim)
-    throw std::runtime_error("reconstruct.latent: the training latents have " + std::to_string(gen_train.cols) +
-                             " dimensions but generator " + o.generator + " takes " + std::to_string(r.latent_dim));
+    throw std::runtime_error("reconstruct.latent: the training latents have " +
+                             std::to_string(gen_train.cols) + " dimensions but generator " + o.generator +
+                             " takes " + std::to_string(r.latent_dim));
   run_method("generator", gen_train, gen_test, [&](const at::Tensor& z) {
     std::vector<at::Tensor> parts;
     for (std::int64_t b0 = 0; b0 < z.size(0); b0 += 64)
-      parts.push_back(resize_square(gen.render(z.narrow(0, b0, std::min<std::int64_t>(64, z.size(0) - b0))), s));
+      parts.push_back(
+          resize_square(gen.render(z.narrow(0, b0, std::min<std::int64_t>(64, z.size(0) - b0))), s));
     return at::cat(parts, 0);
   });
 
@@ -287,7 +298,8 @@ void write_latent(const h5::Group& root, const LatentResult& r, const std::vecto
   g.write_array<std::uint8_t>("originals", r.originals, {n, s, s, 3});
   if (!r.attribute.empty()) g.write_vector<std::uint8_t>("attribute", r.attribute);
   std::vector<std::string> names;
-  std::vector<double> latent_acc, latent_p, image_acc, image_p, attr_acc, attr_ceiling, attr_chance, attr_p;
+  std::vector<double> latent_acc, latent_p, latent_perm, image_acc, image_p, image_perm, attr_acc,
+      attr_ceiling, attr_chance, attr_p;
   for (const auto& m : r.methods) {
     h5::Group mg = g.require_group(m.name);
     mg.write_array<float>("decoded", m.decoded.v, {m.decoded.rows, m.decoded.cols});
@@ -299,8 +311,10 @@ void write_latent(const h5::Group& root, const LatentResult& r, const std::vecto
     names.push_back(m.name);
     latent_acc.push_back(m.latent_pairwise.accuracy);
     latent_p.push_back(m.latent_pairwise.p_value);
+    latent_perm.push_back(m.latent_pairwise.permutation_p);
     image_acc.push_back(m.image_pairwise.accuracy);
     image_p.push_back(m.image_pairwise.p_value);
+    image_perm.push_back(m.image_pairwise.permutation_p);
     attr_acc.push_back(m.attribute_accuracy);
     attr_ceiling.push_back(m.attribute_ceiling);
     attr_chance.push_back(m.attribute_chance);
@@ -311,8 +325,10 @@ void write_latent(const h5::Group& root, const LatentResult& r, const std::vecto
   t.write_strings("methods", names);
   t.write_vector<double>("latent_pairwise_accuracy", latent_acc);
   t.write_vector<double>("latent_pairwise_p_value", latent_p);
+  t.write_vector<double>("latent_pairwise_permutation_p_value", latent_perm);
   t.write_vector<double>("image_pairwise_accuracy", image_acc);
   t.write_vector<double>("image_pairwise_p_value", image_p);
+  t.write_vector<double>("image_pairwise_permutation_p_value", image_perm);
   t.write_vector<double>("attribute_accuracy", attr_acc);
   t.write_vector<double>("attribute_accuracy_true_latents", attr_ceiling);
   t.write_vector<double>("attribute_chance", attr_chance);

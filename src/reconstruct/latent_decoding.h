@@ -6,7 +6,7 @@
 // components (PCA of pixels at the generator's resolution), rendered as mean + coefficients x components.
 // Both are scored side by side with pairwise decoding in their latent space and in image space, and a
 // binary attribute (membership in a category set) is read out along a linear axis of each latent space:
-// the difference of the class means of the training latents, thresholded halfway between them.
+// Fisher's discriminant of the training latents, thresholded halfway between the class means.
 #pragma once
 
 #include <mpi.h>
@@ -28,12 +28,13 @@ class StimulusSet;
 namespace deepvox::reconstruct {
 
 struct LatentMethod {
-  std::string name;                 // "generator" | "pca"
-  fit::Mat<float> decoded, truth;   // n_test x Z
-  std::vector<double> lambda;       // Z
+  std::string name;                // "generator" | "pca"
+  fit::Mat<float> decoded, truth;  // n_test x Z
+  std::vector<double> lambda;      // Z
   Identification latent_pairwise, image_pairwise;
   std::vector<std::uint8_t> images;  // n_test x S x S x 3, the rendered decoded latents
-  double attribute_accuracy = -1, attribute_ceiling = -1, attribute_chance = -1, attribute_p = 1;  // -1: not read out
+  double attribute_accuracy = -1, attribute_ceiling = -1, attribute_chance = -1,
+         attribute_p = 1;  // -1: not read out
 };
 
 struct LatentResult {

@@ -14,7 +14,9 @@ void read_pair(const Config& cfg, const std::string& key, double* start, double*
   if (non_negative && (v[0] < 0 || v[1] < 0)) throw ConfigError(key + " must not be negative");
 }
 
-std::string optional_str(const Config& cfg, const std::string& key) { return cfg.has(key) ? cfg.str(key) : ""; }
+std::string optional_str(const Config& cfg, const std::string& key) {
+  return cfg.has(key) ? cfg.str(key) : "";
+}
 
 }  // namespace
 
@@ -75,7 +77,8 @@ Options read_options(const Config& cfg) {
   auto& e = o.eval;
   e.network = cfg.str("reconstruct.eval_network");
   e.weights = optional_str(cfg, "reconstruct.eval_weights");
-  e.layers = cfg.has("reconstruct.eval_layers") ? cfg.strings("reconstruct.eval_layers") : std::vector<std::string>{};
+  e.layers = cfg.has("reconstruct.eval_layers") ? cfg.strings("reconstruct.eval_layers")
+                                                : std::vector<std::string>{};
   e.input_size = static_cast<int>(cfg.integer("reconstruct.eval_input_size"));
   e.normalization = optional_str(cfg, "reconstruct.eval_normalization");
   e.grid = static_cast<int>(cfg.integer("reconstruct.eval_grid"));
@@ -92,16 +95,18 @@ Options read_options(const Config& cfg) {
   if (l.latent_dim < 1) throw ConfigError("reconstruct.latent_dim must be positive");
   if (l.image_size < 16 || l.image_size % 8 != 0)
     throw ConfigError("reconstruct.latent_image_size must be a multiple of 8, at least 16");
-  l.attribute_categories = cfg.has("reconstruct.latent_attribute") ? cfg.strings("reconstruct.latent_attribute")
-                                                                   : cfg.strings("import.selective_categories");
+  l.attribute_categories = cfg.has("reconstruct.latent_attribute")
+                               ? cfg.strings("reconstruct.latent_attribute")
+                               : cfg.strings("import.selective_categories");
   if (!l.generator.empty()) {
     const bool exists = std::filesystem::exists(l.generator);
     if (!exists && !l.train)
       throw ConfigError("reconstruct.latent: generator " + l.generator +
                         " does not exist (set reconstruct.latent_train: true to train one there)");
     if (exists && l.encoder.empty() && l.latent_file.empty() && !l.train)
-      throw ConfigError("reconstruct.latent needs the training images' latents: set reconstruct.latent_encoder or "
-                        "reconstruct.latent_file");
+      throw ConfigError(
+          "reconstruct.latent needs the training images' latents: set reconstruct.latent_encoder or "
+          "reconstruct.latent_file");
   }
   o.seed = static_cast<std::uint64_t>(cfg.integer("seed"));
   return o;

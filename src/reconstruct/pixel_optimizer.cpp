@@ -64,16 +64,19 @@ at::Tensor layer_weights(const MatchTargets& t) {
     for (std::int64_t l = 0; l < L; ++l) w.select(1, l).fill_(t.layer_weights[static_cast<size_t>(l)]);
   } else {
     for (std::int64_t l = 0; l < L; ++l)
-      w.select(1, l).copy_(1.0 / (t.features[static_cast<size_t>(l)].detach().to(at::kCPU).pow(2).sum(1) + 1e-12));
+      w.select(1, l).copy_(1.0 /
+                           (t.features[static_cast<size_t>(l)].detach().to(at::kCPU).pow(2).sum(1) + 1e-12));
   }
   at::Tensor total = w.sum(1, true);
-  if ((total <= 0).any().item<bool>()) throw std::invalid_argument("reconstruct: the layer weights sum to zero");
+  if ((total <= 0).any().item<bool>())
+    throw std::invalid_argument("reconstruct: the layer weights sum to zero");
   return (w / total).to(t.features[0].device());
 }
 
 OptimizeResult optimize_images(const extract::FeatureModel& model, const MatchTargets& targets,
                                const OptimizerOptions& o, const Generator* prior, std::uint64_t seed) {
-  if (model.layers() != targets.layers) throw std::logic_error("reconstruct: feature model and targets differ in layers");
+  if (model.layers() != targets.layers)
+    throw std::logic_error("reconstruct: feature model and targets differ in layers");
   const std::int64_t b = targets.features.at(0).size(0), T = o.iterations;
   const int s = o.image_size, input = model.input_size();
   const at::TensorOptions opts = targets.features[0].options();
@@ -104,7 +107,8 @@ OptimizeResult optimize_images(const extract::FeatureModel& model, const MatchTa
     at::NoGradGuard no_grad;
     at::Tensor g = normalize_gradient(leaf.grad());
     if (adam) {
-      const double c1 = 1 - std::pow(0.9, static_cast<double>(t + 1)), c2 = 1 - std::pow(0.999, static_cast<double>(t + 1));
+      const double c1 = 1 - std::pow(0.9, static_cast<double>(t + 1)),
+                   c2 = 1 - std::pow(0.999, static_cast<double>(t + 1));
       m1.mul_(0.9).add_(g, 0.1);
       m2.mul_(0.999).addcmul_(g, g, 0.001);
       var = var - lr * (m1 / c1) / ((m2 / c2).sqrt() + 1e-8);

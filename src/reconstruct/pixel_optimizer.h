@@ -23,9 +23,9 @@
 namespace deepvox::reconstruct {
 
 struct MatchTargets {
-  std::vector<std::string> layers;     // layers of the feature model, in its plan order
-  std::vector<at::Tensor> features;    // per layer [B, D_l]: the decoded features to match
-  std::vector<double> layer_weights;   // empty: 1/||t||^2 per image, normalized over layers
+  std::vector<std::string> layers;    // layers of the feature model, in its plan order
+  std::vector<at::Tensor> features;   // per layer [B, D_l]: the decoded features to match
+  std::vector<double> layer_weights;  // empty: 1/||t||^2 per image, normalized over layers
 };
 
 struct OptimizeResult {

@@ -53,10 +53,10 @@ struct Inputs {
   ResponsesInfo responses;
   FeaturesInfo features;
   std::vector<std::string> layers;
-  std::vector<std::int64_t> voxels;           // candidate voxel columns
+  std::vector<std::int64_t> voxels;  // candidate voxel columns
   std::vector<std::string> train_ids, test_ids;
-  std::vector<std::int64_t> feature_rows;     // rows of features.h5: training then test stimuli
-  fit::Mat<float> x;                          // responses of the training then test stimuli, candidate voxels
+  std::vector<std::int64_t> feature_rows;  // rows of features.h5: training then test stimuli
+  fit::Mat<float> x;                       // responses of the training then test stimuli, candidate voxels
 };
 
 Inputs read_inputs(const Options& opt) {
@@ -73,7 +73,8 @@ Inputs read_inputs(const Options& opt) {
   for (auto r : in.responses.test) in.test_ids.push_back(in.responses.ids[static_cast<size_t>(r)]);
   std::vector<std::string> all = in.train_ids;
   all.insert(all.end(), in.test_ids.begin(), in.test_ids.end());
-  in.feature_rows = match_ids(all, in.features.ids, opt.features_path + " lacks stimuli of " + opt.responses_path);
+  in.feature_rows =
+      match_ids(all, in.features.ids, opt.features_path + " lacks stimuli of " + opt.responses_path);
   std::vector<std::int64_t> rows = in.responses.train;
   rows.insert(rows.end(), in.responses.test.begin(), in.responses.test.end());
   in.x = read_responses(opt.responses_path, rows, in.voxels);
@@ -92,7 +93,8 @@ fit::Mat<float> feature_sample(const h5::File& f, const std::string& layer, std:
     const fit::Mat<float> block = read_feature_columns(f, layer, train_rows, c0, b);
     for (size_t k = 0; k < cols.size(); ++k)
       if (cols[k] >= c0 && cols[k] < c0 + b)
-        for (std::int64_t i = 0; i < block.rows; ++i) out(i, static_cast<std::int64_t>(k)) = block(i, cols[k] - c0);
+        for (std::int64_t i = 0; i < block.rows; ++i)
+          out(i, static_cast<std::int64_t>(k)) = block(i, cols[k] - c0);
   }
   return out;
 }
@@ -120,7 +122,9 @@ LayerDecoding decode_layer(const Options& opt, const Inputs& in, const std::stri
   for (auto k : keep) out.voxels.push_back(in.voxels[static_cast<size_t>(k)]);
 
   const DecodeDesign design = make_design(std::move(x), n_train, opt.folds, opt.lambdas, opt.score);
-  auto loader = [&](std::int64_t c0, std::int64_t b) { return read_feature_columns(f, layer, in.feature_rows, c0, b); };
+  auto loader = [&](std::int64_t c0, std::int64_t b) {
+    return read_feature_columns(f, layer, in.feature_rows, c0, b);
+  };
   Decoded d = decode_targets(design, dim, opt.target_block, loader, comm, "layer " + layer);
   if (opt.rescale) rescale_to_training(d);
   out.scores = score_decoding(d);
@@ -129,27 +133,34 @@ LayerDecoding decode_layer(const Options& opt, const Inputs& in, const std::stri
   out.at_lower_edge = d.at_lower_edge;
   out.at_upper_edge = d.at_upper_edge;
   out.picked.resize(static_cast<std::int64_t>(picks.size()), dim);
-  for (size_t i = 0; i < picks.size(); ++i) std::copy_n(d.test.row(picks[i]), dim, out.picked.row(static_cast<std::int64_t>(i)));
-  log::info("reconstruct: layer {} ({} features, {} voxels): profile r {:.3f}, pattern r {:.3f}, identification {:.3f}",
-            layer, dim, out.voxels.size(), out.scores.profile_r, out.scores.pattern_r, out.scores.identification);
+  for (size_t i = 0; i < picks.size(); ++i)
+    std::copy_n(d.test.row(picks[i]), dim, out.picked.row(static_cast<std::int64_t>(i)));
+  log::info(
+      "reconstruct: layer {} ({} features, {} voxels): profile r {:.3f}, pattern r {:.3f}, identification "
+      "{:.3f}",
+      layer, dim, out.voxels.size(), out.scores.profile_r, out.scores.pattern_r, out.scores.identification);
   return out;
 }
 
 // Targets of images [i0, i0 + b) of the picks for the given layers.
 MatchTargets targets_for(const std::vector<LayerDecoding>& dec, const std::vector<std::string>& layers,
-                         std::int64_t i0, std::int64_t b, const std::vector<double>& weights, const at::Device& device) {
+                         std::int64_t i0, std::int64_t b, const std::vector<double>& weights,
+                         const at::Device& device) {
   MatchTargets t;
   t.layers = layers;
   t.layer_weights = weights;
   for (const auto& name : layers) {
-    const auto& l = *std::find_if(dec.begin(), dec.end(), [&](const LayerDecoding& d) { return d.layer == name; });
-    t.features.push_back(
-        at::from_blob(const_cast<float*>(l.picked.row(i0)), {b, l.picked.cols}, at::kFloat).clone().to(device));
+    const auto& l =
+        *std::find_if(dec.begin(), dec.end(), [&](const LayerDecoding& d) { return d.layer == name; });
+    t.features.push_back(at::from_blob(const_cast<float*>(l.picked.row(i0)), {b, l.picked.cols}, at::kFloat)
+                             .clone()
+                             .to(device));
   }
   return t;
 }
 
-Reconstructions reconstruct_images(const Options& opt, const Inputs& in, const std::vector<LayerDecoding>& dec,
+Reconstructions reconstruct_images(const Options& opt, const Inputs& in,
+                                   const std::vector<LayerDecoding>& dec,
                                    const std::vector<std::int64_t>& picks, MPI_Comm comm) {
   Reconstructions r;
   r.image_size = opt.opt.image_size;
@@ -167,26 +178,33 @@ Reconstructions reconstruct_images(const Options& opt, const Inputs& in, const s
     std::unique_ptr<extract::FeatureModel> b;
     if (opt.baseline) {
       if (std::find(in.layers.begin(), in.layers.end(), baseline_layer) == in.layers.end())
-        throw ConfigError("reconstruct.baseline_layer '" + baseline_layer + "' is not one of reconstruct.layers");
+        throw ConfigError("reconstruct.baseline_layer '" + baseline_layer +
+                          "' is not one of reconstruct.layers");
       b = std::make_unique<extract::FeatureModel>(
           extract::FeatureModel::from_features_file(opt.features_path, {baseline_layer}, opt.device));
     }
-    std::unique_ptr<Generator> g = opt.prior.empty() ? nullptr : std::make_unique<Generator>(opt.prior, opt.device);
+    std::unique_ptr<Generator> g =
+        opt.prior.empty() ? nullptr : std::make_unique<Generator>(opt.prior, opt.device);
     auto e = std::make_unique<EvalNetwork>(opt.eval, opt.device);
-    auto s = std::make_unique<StimulusSet>(StimulusSet::open(
-        resolve_images(opt.images, in.features, opt.run_dir),
-        opt.brick_dataset));
+    auto s = std::make_unique<StimulusSet>(
+        StimulusSet::open(resolve_images(opt.images, in.features, opt.run_dir), opt.brick_dataset));
     auto rw = match_ids(r.ids, s->ids(), "the stimulus set " + s->source() + " lacks test stimuli");
-    return std::make_tuple(std::move(m), std::move(b), std::move(g), std::move(e), std::move(s), std::move(rw));
+    return std::make_tuple(std::move(m), std::move(b), std::move(g), std::move(e), std::move(s),
+                           std::move(rw));
   });
   if (!opt.opt.layer_weights.empty() && opt.opt.layer_weights.size() != in.layers.size())
     throw ConfigError("reconstruct.layer_weights has " + std::to_string(opt.opt.layer_weights.size()) +
                       " values for " + std::to_string(in.layers.size()) + " layers");
   r.eval_layers = eval->layers();
   r.eval_description = eval->description();
-  r.methods.push_back({"multi_layer", std::to_string(in.layers.size()) + " decoded layers" +
-                                          (prior ? ", generator prior " + opt.prior : ", pixels"), {}, {}, {}});
-  if (base_model) r.methods.push_back({"baseline", "decoded layer " + baseline_layer + " only, pixels", {}, {}, {}});
+  r.methods.push_back({"multi_layer",
+                       std::to_string(in.layers.size()) + " decoded layers" +
+                           (prior ? ", generator prior " + opt.prior : ", pixels"),
+                       {},
+                       {},
+                       {}});
+  if (base_model)
+    r.methods.push_back({"baseline", "decoded layer " + baseline_layer + " only, pixels", {}, {}, {}});
   log::info("reconstruct: optimizing {} test images ({} px, {} iterations, {}), {}; identification in {}", n,
             r.image_size, r.iterations, opt.opt.optimizer, r.methods[0].description, r.eval_description);
 
@@ -210,13 +228,15 @@ Reconstructions reconstruct_images(const Options& opt, const Inputs& in, const s
       const at::Tensor originals = load_images(*stimuli, chunk_rows, r.image_size);
       std::vector<at::Tensor> outputs{originals};
       std::vector<at::Tensor> losses;
-      const auto main = optimize_images(*model, targets_for(dec, in.layers, rg.begin, rg.size(), opt.opt.layer_weights, device),
-                                        opt.opt, prior.get(), mix_seed(opt.seed, 1, static_cast<std::uint64_t>(c)));
+      const auto main = optimize_images(
+          *model, targets_for(dec, in.layers, rg.begin, rg.size(), opt.opt.layer_weights, device), opt.opt,
+          prior.get(), mix_seed(opt.seed, 1, static_cast<std::uint64_t>(c)));
       outputs.push_back(main.images);
       losses.push_back(main.loss);
       if (base_model) {
-        const auto base = optimize_images(*base_model, targets_for(dec, {baseline_layer}, rg.begin, rg.size(), {}, device),
-                                          opt.opt, nullptr, mix_seed(opt.seed, 2, static_cast<std::uint64_t>(c)));
+        const auto base =
+            optimize_images(*base_model, targets_for(dec, {baseline_layer}, rg.begin, rg.size(), {}, device),
+                            opt.opt, nullptr, mix_seed(opt.seed, 2, static_cast<std::uint64_t>(c)));
         outputs.push_back(base.images);
         losses.push_back(base.loss);
       }
@@ -226,8 +246,11 @@ Reconstructions reconstruct_images(const Options& opt, const Inputs& in, const s
       for (const auto& img : outputs) {
         const auto v = tensor_bytes(img);
         b.insert(b.end(), v.begin(), v.end());
-        for (const auto& feat : eval->features(at::from_blob(const_cast<std::uint8_t*>(v.data()), {rg.size(), s, s, 3},
-                                                             at::kByte).permute({0, 3, 1, 2}).to(at::kFloat).to(device))) {
+        for (const auto& feat : eval->features(
+                 at::from_blob(const_cast<std::uint8_t*>(v.data()), {rg.size(), s, s, 3}, at::kByte)
+                     .permute({0, 3, 1, 2})
+                     .to(at::kFloat)
+                     .to(device))) {
           f.insert(f.end(), feat.data_ptr<float>(), feat.data_ptr<float>() + feat.numel());
         }
       }
@@ -236,7 +259,8 @@ Reconstructions reconstruct_images(const Options& opt, const Inputs& in, const s
     }
   }
   // Feature sizes of the eval layers (from a probe on every rank, so owners and receivers agree).
-  for (const auto& feat : eval->features(at::zeros({1, 3, s, s}, at::TensorOptions(device)))) dims.push_back(feat.size(1));
+  for (const auto& feat : eval->features(at::zeros({1, 3, s, s}, at::TensorOptions(device))))
+    dims.push_back(feat.size(1));
   r.eval_dims = dims;
   std::int64_t per_image_features = 0;
   for (auto d : dims) per_image_features += d;
@@ -286,9 +310,9 @@ void run(const Config& cfg, MPI_Comm comm) {
   at::set_num_threads(omp_get_max_threads());
   Inputs in = deterministic([&] { return read_inputs(opt); });
   const auto n_test = static_cast<std::int64_t>(in.test_ids.size());
-  log::info("reconstruct: {} training and {} test stimuli, {} candidate voxels{}, layers:{}", in.train_ids.size(), n_test,
-            in.voxels.size(), opt.voxel_selection > 0 ? " (" + std::to_string(opt.voxel_selection) + " per layer)" : "",
-            [&] {
+  log::info("reconstruct: {} training and {} test stimuli, {} candidate voxels{}, layers:{}",
+            in.train_ids.size(), n_test, in.voxels.size(),
+            opt.voxel_selection > 0 ? " (" + std::to_string(opt.voxel_selection) + " per layer)" : "", [&] {
               std::string s;
               for (const auto& l : in.layers) s += " " + l;
               return s;
@@ -310,19 +334,25 @@ void run(const Config& cfg, MPI_Comm comm) {
       return StimulusSet::open(resolve_images(opt.images, in.features, cfg.run_dir()), opt.brick_dataset);
     });
     LatentInputs li;
-    const DecodeDesign design = make_design(in.x, static_cast<std::int64_t>(in.train_ids.size()), opt.folds, opt.lambdas, opt.score);
+    const DecodeDesign design =
+        make_design(in.x, static_cast<std::int64_t>(in.train_ids.size()), opt.folds, opt.lambdas, opt.score);
     li.design = &design;
     li.train_ids = in.train_ids;
     li.test_ids = in.test_ids;
     li.category_names = in.responses.category_names;
     if (!in.responses.category.empty()) {
-      for (auto r : in.responses.train) li.train_category.push_back(in.responses.category[static_cast<size_t>(r)]);
-      for (auto r : in.responses.test) li.test_category.push_back(in.responses.category[static_cast<size_t>(r)]);
+      for (auto r : in.responses.train)
+        li.train_category.push_back(in.responses.category[static_cast<size_t>(r)]);
+      for (auto r : in.responses.test)
+        li.test_category.push_back(in.responses.category[static_cast<size_t>(r)]);
     }
     li.stimuli = &stimuli;
-    li.train_rows = deterministic([&] { return match_ids(li.train_ids, stimuli.ids(), "the stimulus set lacks training stimuli"); });
-    li.test_rows = deterministic([&] { return match_ids(li.test_ids, stimuli.ids(), "the stimulus set lacks test stimuli"); });
-    latent = std::make_unique<LatentResult>(decode_latents(opt.latent, li, opt.target_block, opt.rescale, opt.device, opt.seed, comm));
+    li.train_rows = deterministic(
+        [&] { return match_ids(li.train_ids, stimuli.ids(), "the stimulus set lacks training stimuli"); });
+    li.test_rows = deterministic(
+        [&] { return match_ids(li.test_ids, stimuli.ids(), "the stimulus set lacks test stimuli"); });
+    latent = std::make_unique<LatentResult>(
+        decode_latents(opt.latent, li, opt.target_block, opt.rescale, opt.device, opt.seed, comm));
   }
 
   // 4. Pixel optimization and its evaluation.
@@ -333,15 +363,18 @@ void run(const Config& cfg, MPI_Comm comm) {
     for (const auto& m : rec->methods) {
       scores.push_back(score_method(*rec, m));
       const auto& s = scores.back();
-      log::info("reconstruct [{}]: identification {:.3f} (p = {:.2g}, {} comparisons) in {}; pixel r {:.3f}, "
-                "pixel identification {:.3f}",
-                m.name, s.overall.accuracy, s.overall.p_value, s.overall.comparisons, rec->eval_description,
-                [&] {
-                  double v = 0;
-                  for (double x : s.pixel_r) v += x / static_cast<double>(s.pixel_r.size());
-                  return v;
-                }(),
-                s.pixel.accuracy);
+      log::info(
+          "reconstruct [{}]: identification {:.3f} (binomial p = {:.2g}, permutation p = {:.3g}, {} "
+          "comparisons) "
+          "in {}; pixel r {:.3f}, pixel identification {:.3f}",
+          m.name, s.overall.accuracy, s.overall.p_value, s.overall.permutation_p, s.overall.comparisons,
+          rec->eval_description,
+          [&] {
+            double v = 0;
+            for (double x : s.pixel_r) v += x / static_cast<double>(s.pixel_r.size());
+            return v;
+          }(),
+          s.pixel.accuracy);
     }
   }
 

@@ -10,7 +10,9 @@
 namespace deepvox::reconstruct {
 namespace {
 
-std::vector<float> to_float(const std::vector<std::uint8_t>& bytes) { return std::vector<float>(bytes.begin(), bytes.end()); }
+std::vector<float> to_float(const std::vector<std::uint8_t>& bytes) {
+  return std::vector<float>(bytes.begin(), bytes.end());
+}
 
 image::RgbImage image_at(const std::vector<std::uint8_t>& images, std::int64_t i, int s) {
   image::RgbImage img;
@@ -23,6 +25,7 @@ image::RgbImage image_at(const std::vector<std::uint8_t>& images, std::int64_t i
 void write_identification(const h5::Group& g, const Identification& id) {
   g.write_attr<double>("accuracy", id.accuracy);
   g.write_attr<double>("p_value", id.p_value);
+  g.write_attr<double>("permutation_p_value", id.permutation_p);
   g.write_attr<double>("correct", id.correct);
   g.write_attr<std::int64_t>("comparisons", id.comparisons);
 }
@@ -34,7 +37,8 @@ MethodScores score_method(const Reconstructions& r, const MethodImages& m) {
   const auto n = static_cast<std::int64_t>(r.ids.size());
   std::vector<double> mean_r(static_cast<size_t>(n * n), 0.0);
   for (size_t l = 0; l < r.eval_layers.size(); ++l) {
-    const auto corr = correlation_matrix(m.eval_features[l].data(), r.original_features[l].data(), n, r.eval_dims[l]);
+    const auto corr =
+        correlation_matrix(m.eval_features[l].data(), r.original_features[l].data(), n, r.eval_dims[l]);
     s.per_layer.push_back(pairwise_identification(corr, n));
     for (size_t k = 0; k < corr.size(); ++k) mean_r[k] += corr[k] / static_cast<double>(r.eval_layers.size());
   }
@@ -47,7 +51,8 @@ MethodScores score_method(const Reconstructions& r, const MethodImages& m) {
   return s;
 }
 
-void write_reconstructions(const h5::Group& root, const Reconstructions& r, const std::vector<MethodScores>& scores) {
+void write_reconstructions(const h5::Group& root, const Reconstructions& r,
+                           const std::vector<MethodScores>& scores) {
   const auto n = static_cast<std::int64_t>(r.ids.size());
   const std::int64_t s = r.image_size, m = static_cast<std::int64_t>(r.methods.size());
   root.write_strings("stimulus_ids", r.ids);
@@ -62,7 +67,7 @@ void write_reconstructions(const h5::Group& root, const Reconstructions& r, cons
   }
 
   std::vector<std::string> names;
-  std::vector<double> acc, p, pix_acc, pix_p, pix_mean;
+  std::vector<double> acc, p, perm_p, pix_acc, pix_p, pix_mean;
   std::vector<double> layer_acc, pixel_r;
   std::vector<float> loss;
   for (std::int64_t k = 0; k < m; ++k) {
@@ -70,6 +75,7 @@ void write_reconstructions(const h5::Group& root, const Reconstructions& r, cons
     names.push_back(r.methods[static_cast<size_t>(k)].name);
     acc.push_back(sc.overall.accuracy);
     p.push_back(sc.overall.p_value);
+    perm_p.push_back(sc.overall.permutation_p);
     pix_acc.push_back(sc.pixel.accuracy);
     pix_p.push_back(sc.pixel.p_value);
     double mean = 0;
@@ -88,12 +94,23 @@ void write_reconstructions(const h5::Group& root, const Reconstructions& r, cons
   id.write_strings("eval_layers", r.eval_layers);
   id.write_vector<double>("accuracy", acc);
   id.write_vector<double>("p_value", p);
-  id.write_vector<std::int64_t>("comparisons", std::vector<std::int64_t>(static_cast<size_t>(m), n * (n - 1)));
+  id.write_vector<double>("permutation_p_value", perm_p);
+  id.write_vector<std::int64_t>("comparisons",
+                                std::vector<std::int64_t>(static_cast<size_t>(m), n * (n - 1)));
   id.write_array<double>("per_layer_accuracy", layer_acc, {m, nl});
   std::vector<double> per_image;
-  for (const auto& sc : scores) per_image.insert(per_image.end(), sc.overall.per_item.begin(), sc.overall.per_item.end());
+  for (const auto& sc : scores)
+    per_image.insert(per_image.end(), sc.overall.per_item.begin(), sc.overall.per_item.end());
   id.write_array<double>("per_image", per_image, {m, n});
-  for (std::int64_t k = 0; k < m; ++k) write_identification(id.require_group(names[static_cast<size_t>(k)]), scores[static_cast<size_t>(k)].overall);
+  for (std::int64_t k = 0; k < m; ++k) {
+    const auto& name = names[static_cast<size_t>(k)];
+    const auto& sc = scores[static_cast<size_t>(k)];
+    write_identification(id.require_group(name), sc.overall);
+    // Scalar summaries on the group itself, for readers that only look at attributes.
+    id.write_attr<double>(name + "_accuracy", sc.overall.accuracy);
+    id.write_attr<double>(name + "_permutation_p_value", sc.overall.permutation_p);
+    id.write_attr<double>(name + "_pixel_correlation", pix_mean[static_cast<size_t>(k)]);
+  }
 
   h5::Group px = root.require_group("pixel");
   px.write_strings("methods", names);
@@ -108,7 +125,7 @@ void write_reconstructions(const h5::Group& root, const Reconstructions& r, cons
 void write_decoding(const h5::Group& root, const std::vector<LayerDecoding>& layers) {
   h5::Group g = root.require_group("decoding");
   std::vector<std::string> names;
-  std::vector<double> profile, pattern, ident, ident_p;
+  std::vector<double> profile, pattern, ident, ident_p, ident_perm;
   std::vector<std::int64_t> voxels;
   for (const auto& l : layers) {
     h5::Group lg = g.require_group("layers/" + l.layer);
@@ -119,6 +136,7 @@ void write_decoding(const h5::Group& root, const std::vector<LayerDecoding>& lay
     lg.write_attr<double>("pattern_r", l.scores.pattern_r);
     lg.write_attr<double>("identification", l.scores.identification);
     lg.write_attr<double>("identification_p_value", l.scores.identification_p);
+    lg.write_attr<double>("identification_permutation_p_value", l.scores.identification_perm_p);
     lg.write_attr<std::int64_t>("lambda_at_lower_edge", l.at_lower_edge);
     lg.write_attr<std::int64_t>("lambda_at_upper_edge", l.at_upper_edge);
     names.push_back(l.layer);
@@ -126,6 +144,7 @@ void write_decoding(const h5::Group& root, const std::vector<LayerDecoding>& lay
     pattern.push_back(l.scores.pattern_r);
     ident.push_back(l.scores.identification);
     ident_p.push_back(l.scores.identification_p);
+    ident_perm.push_back(l.scores.identification_perm_p);
     voxels.push_back(static_cast<std::int64_t>(l.voxels.size()));
   }
   h5::Group s = g.require_group("summary");
@@ -135,6 +154,7 @@ void write_decoding(const h5::Group& root, const std::vector<LayerDecoding>& lay
   s.write_vector<double>("pattern_r", pattern);
   s.write_vector<double>("identification", ident);
   s.write_vector<double>("identification_p_value", ident_p);
+  s.write_vector<double>("identification_permutation_p_value", ident_perm);
   s.write_vector<std::int64_t>("voxels", voxels);
 }
 
@@ -146,7 +166,8 @@ void write_reconstruction_grids(const std::string& dir, const Reconstructions& r
     std::vector<std::vector<image::RgbImage>> rows(1 + r.methods.size());
     for (std::int64_t i = start; i < end; ++i) {
       rows[0].push_back(image_at(r.originals, i, r.image_size));
-      for (size_t k = 0; k < r.methods.size(); ++k) rows[k + 1].push_back(image_at(r.methods[k].images, i, r.image_size));
+      for (size_t k = 0; k < r.methods.size(); ++k)
+        rows[k + 1].push_back(image_at(r.methods[k].images, i, r.image_size));
     }
     char name[64];
     std::snprintf(name, sizeof(name), "reconstructions_%02lld.png", static_cast<long long>(page));

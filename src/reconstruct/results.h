@@ -18,8 +18,8 @@ struct LayerDecoding {
   std::vector<double> lambda;
   std::vector<float> cv_score;
   std::int64_t at_lower_edge = 0, at_upper_edge = 0;
-  DecodingScores scores;      // on every test stimulus, after rescaling
-  fit::Mat<float> picked;     // decoded features of the images to reconstruct (n_picked x D)
+  DecodingScores scores;   // on every test stimulus, after rescaling
+  fit::Mat<float> picked;  // decoded features of the images to reconstruct (n_picked x D)
 };
 
 // One way of reconstructing ("multi_layer", "baseline").
@@ -53,7 +53,8 @@ struct MethodScores {
 MethodScores score_method(const Reconstructions& r, const MethodImages& m);
 
 // Collective: /images, /originals, /baseline/images, /identification/*, /pixel/*, /optimization/loss.
-void write_reconstructions(const h5::Group& root, const Reconstructions& r, const std::vector<MethodScores>& scores);
+void write_reconstructions(const h5::Group& root, const Reconstructions& r,
+                           const std::vector<MethodScores>& scores);
 // Collective: /decoding/<layer>/* and /decoding/summary/*.
 void write_decoding(const h5::Group& root, const std::vector<LayerDecoding>& layers);
 // Rank 0 only: grids of originals and each method's reconstructions, 8 images per file:

@@ -41,7 +41,8 @@ std::vector<std::int64_t> allgather_ids(const std::vector<std::int64_t>& mine, M
   int n = static_cast<int>(mine.size());
   std::vector<int> counts(static_cast<size_t>(ranks)), displs(static_cast<size_t>(ranks), 0);
   MPI_Allgather(&n, 1, MPI_INT, counts.data(), 1, MPI_INT, comm);
-  for (int r = 1; r < ranks; ++r) displs[static_cast<size_t>(r)] = displs[static_cast<size_t>(r - 1)] + counts[static_cast<size_t>(r - 1)];
+  for (int r = 1; r < ranks; ++r)
+    displs[static_cast<size_t>(r)] = displs[static_cast<size_t>(r - 1)] + counts[static_cast<size_t>(r - 1)];
   std::vector<std::int64_t> all(static_cast<size_t>(displs.back() + counts.back()));
   MPI_Allgatherv(mine.data(), n, MPI_INT64_T, all.data(), counts.data(), displs.data(), MPI_INT64_T, comm);
   return all;
@@ -87,6 +88,25 @@ std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
   return s;
+}
+
+// A .partial killed before its datasets were all created carries the resume key but cannot be resumed:
+// removed here so RunFile starts afresh (resume needs the `setup_complete` mark written after setup).
+void discard_unfinished_setup(const std::string& partial, MPI_Comm comm) {
+  if (is_root(comm) && h5::is_hdf5(partial)) {
+    bool complete = false;
+    try {
+      auto f = h5::File::open(partial, h5::Mode::Read);
+      complete = f.has_attr("setup_complete") && f.exists("chunks/done");
+    } catch (const std::exception&) {
+      complete = false;
+    }
+    if (!complete) {
+      log::warn("synth: discarding {} (killed before its datasets were created)", partial);
+      std::filesystem::remove(partial);
+    }
+  }
+  MPI_Barrier(comm);
 }
 
 // Identifies the inputs a .partial was written for.
@@ -214,6 +234,7 @@ void run(const Config& cfg, MPI_Comm comm) {
   const std::int64_t M = rows.size(), V = model.n_voxels(), R = opt.repetitions;
   const auto batches = chunks(M, opt.batch_size);
   const auto n_chunks = static_cast<std::int64_t>(batches.size());
+  discard_unfinished_setup(cfg.run_file("synthetic") + ".partial", comm);
   RunFile out(cfg, "synthetic", comm, resume_key(opt, rows, holdout));
   h5::File& f = out.file();
   std::vector<std::uint8_t> done(static_cast<size_t>(n_chunks), 0);
@@ -238,7 +259,8 @@ void run(const Config& cfg, MPI_Comm comm) {
       if (it == names.end()) it = names.insert(names.end(), c);
       index.push_back(it - names.begin());
     }
-    f.write_strings("categories/names", names.empty() ? std::vector<std::string>{} : names);
+    // (An empty string dataset fails to write collectively in HDF5 1.10: left out when there are none.)
+    if (!names.empty()) f.write_strings("categories/names", names);
     f.write_vector<std::int64_t>("categories/index", index);
     f.write_vector<std::int64_t>("source_index", rows.source_index);
     f.write_vector<std::int64_t>("copy", rows.copy);
@@ -267,6 +289,8 @@ void run(const Config& cfg, MPI_Comm comm) {
       f.group("noise").write_attr<std::int64_t>("samples", run_pred->residual_samples);
     }
     f.create_dataset<std::uint8_t>("chunks/done", {n_chunks}).write_all(done);
+    f.flush();
+    f.write_attr<std::int64_t>("setup_complete", 1);
     f.flush();
   }
   auto resp_set = f.dataset("responses"), aug_set = f.dataset("augmentation"),

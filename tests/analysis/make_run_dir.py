@@ -78,7 +78,8 @@ def main(out):
         f["voxels/best_layer"] = best.astype(np.int64)
         f["layers/names"] = fixed_strings(LAYERS)
         f["layers/offset"] = np.array([0, 10, 20, 30], dtype=np.int64)
-        f["per_layer/test_r"] = np.stack([test_r * (1 - 0.3 * abs(l - roi_of)) for l in range(3)]).astype(np.float32)
+        per_layer = [test_r * (1 - 0.3 * abs(layer - roi_of)) for layer in range(3)]
+        f["per_layer/test_r"] = np.stack(per_layer).astype(np.float32)
 
     with h5py.File(os.path.join(out, "synthetic.h5"), "w") as f:
         f["stimulus_ids"] = fixed_strings(ids[:8])
@@ -89,8 +90,9 @@ def main(out):
         f["repetition/mean_ratio"] = 0.8
 
     with h5py.File(os.path.join(out, "decoding.h5"), "w") as f:
-        for kind, name, acc in (("experiments", "synthetic_to_real", 0.62), ("experiments", "real_to_real", 0.7),
-                                ("controls", "shuffled_labels", 0.34)):
+        runs = (("experiments", "synthetic_to_real", 0.62), ("experiments", "real_to_real", 0.7),
+                ("controls", "shuffled_labels", 0.34))
+        for kind, name, acc in runs:
             g = f.create_group(f"{kind}/{name}")
             g["accuracy"] = acc
             g["chance"] = 1 / 3
@@ -116,14 +118,15 @@ def main(out):
         f["overlap"] = np.array([0.6, 0.4], dtype=np.float32)
 
     with open(os.path.join(out, "scaling.csv"), "w") as fh:
-        fh.write("stage,mode,ranks,threads,work,repeat,wall_s,phase_compute_s,phase_write_s,rss_max_mb,rss_ranks_mb,"
-                 "host,cpus\n")
+        fh.write("stage,mode,ranks,threads,work,repeat,wall_s,phase_compute_s,phase_write_s,rss_max_mb,"
+                 "rss_ranks_mb,host,cpus\n")
         for mode in ("strong", "weak"):
             for n in (1, 2, 4, 8):
                 work = 64 if mode == "strong" else 16 * n
                 wall = 64 / min(n, 2) if mode == "strong" else 16 * n / min(n, 2)
-                fh.write(f"extract,{mode},{n},1,{work},0,{wall:.2f},{0.9 * wall:.2f},{0.1 * wall:.2f},{300 + n},"
-                         + ";".join(str(300 + r) for r in range(n)) + ",testhost,2\n")
+                ranks_mb = ";".join(str(300 + r) for r in range(n))
+                fh.write(f"extract,{mode},{n},1,{work},0,{wall:.2f},{0.9 * wall:.2f},{0.1 * wall:.2f},"
+                         f"{300 + n},{ranks_mb},testhost,2\n")
 
     planted = {
         "roi_median_test_r": {name: float(np.median(test_r[(roi_of == r) & (valid == 1)]))

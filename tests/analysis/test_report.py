@@ -63,18 +63,20 @@ def run_report(run_dir, *extra):
 def planted_checks(scratch):
     run_dir = os.path.join(scratch, "planted")
     shutil.rmtree(run_dir, ignore_errors=True)
-    made = subprocess.run([sys.executable, os.path.join(HERE, "make_run_dir.py"), run_dir], capture_output=True,
-                          text=True, check=True)
+    made = subprocess.run([sys.executable, os.path.join(HERE, "make_run_dir.py"), run_dir],
+                          capture_output=True, text=True, check=True)
     planted = json.loads(made.stdout)
     check(run_report(run_dir).returncode == 0, "report.py renders the planted run directory")
     out = os.path.join(run_dir, "report")
     html = open(os.path.join(out, "report.html")).read()
-    expected = ["scores_per_roi", "layer_preference", "lambda_histogram", "nifti_preview", "synthetic_repetition",
-                "decoding_accuracy", "decoding_learning_curves", "decoding_confusion", "maximize_grid",
-                "reconstruction_grid", "explain_panels", "scaling_extract"]
+    expected = [
+        "scores_per_roi", "layer_preference", "lambda_histogram", "nifti_preview", "synthetic_repetition",
+        "decoding_accuracy", "decoding_learning_curves", "decoding_confusion", "maximize_grid",
+        "reconstruction_grid", "explain_panels", "scaling_extract"]
     for name in expected:
         path = os.path.join(out, name + ".png")
-        ok = os.path.isfile(path) and open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n" and os.path.getsize(path) > 5000
+        ok = os.path.isfile(path) and os.path.getsize(path) > 5000
+        ok = ok and open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
         check(ok and f"src='{name}.png'" in html, f"{name}.png is a PNG in the report")
     for roi, median in planted["roi_median_test_r"].items():
         check(f"<td>{roi}</td><td>" in html and f"<td>{median:.3f}</td>" in html,
@@ -91,9 +93,11 @@ def planted_checks(scratch):
         test_r = f["voxels/test_r"][()]
     shape = tuple(int(header[k]) for k in ("nx", "ny", "nz"))
     check(shape == tuple(planted["shape"]), f"libniftiio reads grid {shape}")
-    check(header["datatype_name"] == "FLOAT32" and header["nifti_type"] == "NIFTI-1+", "float32 single-file NIfTI-1")
+    check(header["datatype_name"] == "FLOAT32" and header["nifti_type"] == "NIFTI-1+",
+          "float32 single-file NIfTI-1")
     check(np.allclose(matrix(header["sto_xyz_matrix"]), affine), "libniftiio sform equals /voxels/ijk affine")
-    check(np.allclose(matrix(header["qto_xyz_matrix"]), affine, atol=1e-5), "libniftiio qform equals the affine")
+    check(np.allclose(matrix(header["qto_xyz_matrix"]), affine, atol=1e-5),
+          "libniftiio qform equals the affine")
     raw = np.fromfile(nii, dtype="<f4", offset=int(header["image_offset"])).reshape(shape, order="F")
     check(np.array_equal(raw[ijk[:, 0], ijk[:, 1], ijk[:, 2]], test_r), "voxel values sit at their ijk")
     mask = np.zeros(shape, bool)
@@ -103,7 +107,8 @@ def planted_checks(scratch):
         import nibabel  # optional second reader (python3-nibabel)
 
         img = nibabel.load(nii)
-        check(np.allclose(img.affine, affine) and np.array_equal(np.asarray(img.dataobj), raw), "nibabel agrees")
+        check(np.allclose(img.affine, affine) and np.array_equal(np.asarray(img.dataobj), raw),
+              "nibabel agrees")
     except ImportError:
         print("skip nibabel cross-check (python3-nibabel not installed)")
 
@@ -111,16 +116,20 @@ def planted_checks(scratch):
     angle = np.deg2rad(17.0)
     rot = np.array([[np.cos(angle), -np.sin(angle), 0], [np.sin(angle), np.cos(angle), 0], [0, 0, 1]])
     rot = rot @ np.array([[1, 0, 0], [0, np.cos(0.3), -np.sin(0.3)], [0, np.sin(0.3), np.cos(0.3)]])
-    oblique = np.eye(4)
-    oblique[:3, :3] = rot @ np.diag([-1.8, 1.8, 2.2])
-    oblique[:3, 3] = [80.5, -110.25, -60.0]
-    path = os.path.join(scratch, "oblique.nii")
-    volume = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
-    write_nifti(path, volume, oblique)
-    h = libnifti_header(path)
-    check(np.allclose(matrix(h["qto_xyz_matrix"]), oblique, atol=1e-4), "oblique affine survives the qform")
-    back, back_affine = read_nifti(path)
-    check(np.array_equal(back, volume) and np.allclose(back_affine, oblique, atol=1e-4), "read_nifti round trip")
+    # Both branches of the quaternion code: a mirrored grid (qfac -1, like LAS) and a plain rotation.
+    for flip in (-1.8, 1.8):
+        oblique = np.eye(4)
+        oblique[:3, :3] = rot @ np.diag([flip, 1.8, 2.2])
+        oblique[:3, 3] = [80.5, -110.25, -60.0]
+        path = os.path.join(scratch, "oblique.nii")
+        volume = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+        write_nifti(path, volume, oblique)
+        h = libnifti_header(path)
+        check(np.allclose(matrix(h["qto_xyz_matrix"]), oblique, atol=1e-4),
+              f"oblique affine (x spacing {flip}) survives the qform")
+        back, back_affine = read_nifti(path)
+        check(np.array_equal(back, volume) and np.allclose(back_affine, oblique, atol=1e-4),
+              "read_nifti round trip")
 
     # Figures only when their inputs exist: responses.h5 alone gives none.
     empty = os.path.join(scratch, "only_responses")
@@ -130,7 +139,8 @@ def planted_checks(scratch):
     result = run_report(empty)
     check(result.returncode == 0 and "report: 0 figures" in result.stdout, "no inputs, no figures")
     bad = run_report(os.path.join(scratch, "does_not_exist"))
-    check(bad.returncode != 0 and "does not exist" in bad.stderr, "a missing run directory is named in the error")
+    check(bad.returncode != 0 and "does not exist" in bad.stderr,
+          "a missing run directory is named in the error")
 
 
 def real_run_checks(run_dir, scratch):

@@ -158,14 +158,15 @@ def bold5000_v2(fx, with_rois):
     return out
 
 
-def nsd(fx):
+def nsd(fx, sessions=(1, 2, 3), roi_files=("nsdgeneral", "prf-visualrois", "lh.prf-visualrois", "Kastner2015")):
     root = os.path.join(fx, "nsd")
     rows = list(csv.DictReader(open(os.path.join(root, "nsddata/ppdata/subj01/behav/responses.tsv")), delimiter="\t"))
+    rows = [r for r in rows if int(r["SESSION"]) in sessions]
     general, affine = read_nifti(os.path.join(root, "nsddata/ppdata/subj01/func1pt8mm/roi/nsdgeneral.nii.gz"))
     flat = np.flatnonzero(general.reshape(-1, order="F") > 0)
     nx, ny, nz = general.shape
     blocks = []
-    for s in (1, 2, 3):
+    for s in sessions:
         with h5py.File(os.path.join(root, "nsddata_betas/ppdata/subj01/func1pt8mm/betas_fithrf_GLMdenoise_RR/betas_session%02d.hdf5" % s), "r") as f:
             b = f["betas"][()]  # (750, Z, Y, X): C order flat index = i + X (j + Y k), as NIfTI's
         blocks.append(b.reshape(b.shape[0], -1)[:, flat].astype(np.float32) / np.float32(300))
@@ -176,7 +177,7 @@ def nsd(fx):
     rois, order = {}, []
     roi_dir = os.path.join(root, "nsddata/ppdata/subj01/func1pt8mm/roi")
     shipped = os.path.join(os.path.dirname(__file__), "../../configs/nsd_labels")
-    for name in ("nsdgeneral", "prf-visualrois", "lh.prf-visualrois", "Kastner2015"):
+    for name in roi_files:
         vol, _ = read_nifti(os.path.join(roi_dir, name + ".nii.gz"))
         cls = name[3:] if name.startswith("lh.") else name
         own = os.path.join(root, "nsddata/freesurfer/subj01/label", cls + ".mgz.ctab")

@@ -158,6 +158,8 @@ def test_bold5000(fx):
                 ["CSI2_ROIs_TR34.h5", "10 x 3", "lists 12 trials"])
     check_error("bold5000_tr", ["import.format=bold5000", "import.source=" + src, "import.subject=CSI1",
                                 "import.tr=TR9"], ["import.tr", "TR9"])
+    check_error("bold5000_no_subject", ["import.format=bold5000", "import.source=" + src],
+                ["import.subject must be set", "CSI1, CSI2"])
     check_error("bold5000_subject", ["import.format=bold5000", "import.source=" + src, "import.subject=CSI3"],
                 ["CSI3_ROIs_TR34.h5", "cannot find"])
 
@@ -185,6 +187,11 @@ def test_nsd(fx):
                 fail("nsd: zscore default is not session")
             if f["voxels/valid"][()].sum() != f["voxels/valid"].shape[0] - 1:
                 fail("nsd: exactly the constant voxel should be invalid")
+    if declared("import.session_list") and declared("import.rois"):
+        # import.subject unset: the only subject in the download (subj01) is used.
+        check_run("nsd_subset", base[:1] + ["import.source=" + os.path.join(fx, "nsd"), "import.session_list=[3, 1]",
+                                        "import.rois=[prf-visualrois]"],
+                  reference.nsd(fx, sessions=(1, 3), roi_files=("prf-visualrois",)), ranks=(2,))
     check_error("nsd_bad", base + ["import.source=" + os.path.join(fx, "nsd_bad")],
                 ["betas_session02.hdf5", "749 trials", "750"])
     check_error("nsd_subject", base[:1] + ["import.subject=subj09", "import.source=" + os.path.join(fx, "nsd")],
@@ -240,6 +247,12 @@ def test_generic(fx):
         check_run("generic_rois", base + ["import.source=" + os.path.join(src, "responses.npy"),
                                           "import.rois=[area_a=%s]" % os.path.join(src, "roi_a.npy")],
                   {"rois": {"area_a": (np.arange(12) < 5).astype(np.uint8)}}, ranks=(1,))
+    if declared("import.dataset") and declared("import.transpose"):
+        expected = reference.generic(fx, False)
+        check_run("generic_dataset", base + ["import.source=" + os.path.join(src, "two.h5"), "import.dataset=b"],
+                  {k: expected[k] for k in ("/stimulus_ids", "/trials/responses")}, exact=True, ranks=(1,))
+        check_error("generic_transpose", base + ["import.source=" + os.path.join(src, "responses.npy"),
+                                                 "import.transpose=true"], ["responses.npy has 12 rows", "lists 30"])
     check_error("generic_two", base + ["import.source=" + os.path.join(src, "two.h5")],
                 ["two.h5", "2 2-D datasets", "import.dataset"])
     check_error("generic_rows", ["import.format=generic", "import.source=" + os.path.join(src, "responses.npy"),

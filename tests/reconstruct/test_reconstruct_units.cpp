@@ -44,6 +44,19 @@ TEST(Identification, PairwiseAndBinomial) {
   const auto pd = pairwise_decoding(s, 3);
   EXPECT_EQ(pd.comparisons, 3);
   EXPECT_DOUBLE_EQ(pd.correct, 3.0);
+
+  // Permutation p-values: tiny for a clean diagonal, not small for an unrelated similarity matrix.
+  std::mt19937_64 rng(2);
+  std::vector<double> clean(400), noise(400);
+  for (int i = 0; i < 20; ++i)
+    for (int j = 0; j < 20; ++j) {
+      noise[i * 20 + j] = static_cast<double>(rng() % 1000);
+      clean[i * 20 + j] = noise[i * 20 + j] + (i == j ? 2000 : 0);
+    }
+  EXPECT_NEAR(pairwise_identification(clean, 20).permutation_p, 1.0 / (kPermutations + 1), 1e-12);
+  EXPECT_NEAR(pairwise_decoding(clean, 20).permutation_p, 1.0 / (kPermutations + 1), 1e-12);
+  EXPECT_GT(pairwise_identification(noise, 20).permutation_p, 0.05);
+  EXPECT_GT(pairwise_decoding(noise, 20).permutation_p, 0.05);
 }
 
 namespace {
@@ -84,7 +97,8 @@ TEST(FeatureDecoder, MatchesDirectRidgeWithBruteForceCrossValidation) {
   const at::Tensor z = (x - xtr.mean(0)) / xtr.std(0, /*unbiased=*/false);
   const at::Tensor ytr = y.narrow(0, 0, nt);
   std::vector<std::int64_t> bounds = {0};
-  for (std::int64_t f = 0; f < folds; ++f) bounds.push_back(bounds.back() + nt / folds + (f < nt % folds ? 1 : 0));
+  for (std::int64_t f = 0; f < folds; ++f)
+    bounds.push_back(bounds.back() + nt / folds + (f < nt % folds ? 1 : 0));
   at::Tensor score = at::zeros({static_cast<std::int64_t>(lambdas.size()), d}, at::kDouble);
   for (std::int64_t f = 0; f < folds; ++f) {
     std::vector<std::int64_t> tr, ev;
@@ -92,7 +106,8 @@ TEST(FeatureDecoder, MatchesDirectRidgeWithBruteForceCrossValidation) {
     const at::Tensor ti = at::tensor(tr), ei = at::tensor(ev);
     const at::Tensor yev = ytr.index_select(0, ei);
     for (size_t l = 0; l < lambdas.size(); ++l) {
-      const at::Tensor p = ridge_predict(z.index_select(0, ti), ytr.index_select(0, ti), z.index_select(0, ei), lambdas[l]);
+      const at::Tensor p =
+          ridge_predict(z.index_select(0, ti), ytr.index_select(0, ti), z.index_select(0, ei), lambdas[l]);
       const at::Tensor r2 = 1 - (yev - p).pow(2).sum(0) / (yev - yev.mean(0)).pow(2).sum(0);
       score[static_cast<std::int64_t>(l)] += r2 / static_cast<double>(folds);
     }
@@ -100,10 +115,12 @@ TEST(FeatureDecoder, MatchesDirectRidgeWithBruteForceCrossValidation) {
   for (std::int64_t j = 0; j < d; ++j) {
     std::int64_t best = 0;
     for (std::int64_t l = 0; l < static_cast<std::int64_t>(lambdas.size()); ++l)
-      if (score[l][j].item<double>() >= score[best][j].item<double>() - 1e-9) best = l;  // ties: larger lambda
+      if (score[l][j].item<double>() >= score[best][j].item<double>() - 1e-9)
+        best = l;  // ties: larger lambda
     EXPECT_DOUBLE_EQ(dec.lambda[j], lambdas[best]) << "target " << j;
     EXPECT_NEAR(dec.cv_score[j], score[best][j].item<double>(), 1e-3);
-    const at::Tensor p = ridge_predict(z.narrow(0, 0, nt), ytr.narrow(1, j, 1), z.narrow(0, nt, ne), dec.lambda[j]);
+    const at::Tensor p =
+        ridge_predict(z.narrow(0, 0, nt), ytr.narrow(1, j, 1), z.narrow(0, nt, ne), dec.lambda[j]);
     const double scale = p.abs().max().item<double>();
     for (std::int64_t i = 0; i < ne; ++i) EXPECT_NEAR(dec.test(i, j), p[i][0].item<double>(), 1e-4 * scale);
   }
@@ -114,10 +131,12 @@ TEST(FeatureDecoder, MatchesDirectRidgeWithBruteForceCrossValidation) {
   for (std::int64_t j = 0; j < d; ++j) {
     double m = 0, ss = 0;
     for (std::int64_t i = 0; i < ne; ++i) m += r.test(i, j) / static_cast<double>(ne);
-    for (std::int64_t i = 0; i < ne; ++i) ss += (r.test(i, j) - m) * (r.test(i, j) - m) / static_cast<double>(ne);
+    for (std::int64_t i = 0; i < ne; ++i)
+      ss += (r.test(i, j) - m) * (r.test(i, j) - m) / static_cast<double>(ne);
     EXPECT_NEAR(m, r.train_mean[j], 1e-3 * (1 + std::abs(m)));
     EXPECT_NEAR(std::sqrt(ss), r.train_sd[j], 1e-3 * r.train_sd[j]);
-    EXPECT_NEAR(r.train_mean[j], ytr.narrow(1, j, 1).mean().item<double>(), 1e-3 * (1 + std::abs(r.train_mean[j])));
+    EXPECT_NEAR(r.train_mean[j], ytr.narrow(1, j, 1).mean().item<double>(),
+                1e-3 * (1 + std::abs(r.train_mean[j])));
   }
   // Planted targets decode far better than chance on the test stimuli.
   EXPECT_GT(score_decoding(dec).identification, 0.8);
@@ -129,7 +148,8 @@ TEST(FeatureDecoder, VoxelSelectionFindsThePlantedVoxels) {
   const at::Tensor t = at::randn({n, m});
   at::Tensor x = at::randn({n, v});
   const std::vector<std::int64_t> planted = {3, 7, 11, 20, 28};
-  for (auto p : planted) x.select(1, p).copy_(at::matmul(t, at::randn({m})) / std::sqrt(double(m)) + 0.3 * at::randn({n}));
+  for (auto p : planted)
+    x.select(1, p).copy_(at::matmul(t, at::randn({m})) / std::sqrt(double(m)) + 0.3 * at::randn({n}));
   fit::Mat<float> xm(n, v), tm(n, m);
   std::copy_n(x.contiguous().data_ptr<float>(), n * v, xm.data());
   std::copy_n(t.contiguous().data_ptr<float>(), n * m, tm.data());
@@ -218,7 +238,8 @@ TEST_F(Models, PixelOptimizerRecoversAnImageFromItsFeatures) {
     o.optimizer = opt;
     const auto res = optimize_images(fm, t, o, nullptr, 11);
     ASSERT_EQ(res.images.sizes(), truth.sizes());
-    EXPECT_LT(res.loss.select(1, o.iterations - 1).max().item<float>(), 0.1 * res.loss.select(1, 0).min().item<float>())
+    EXPECT_LT(res.loss.select(1, o.iterations - 1).max().item<float>(),
+              0.1 * res.loss.select(1, 0).min().item<float>())
         << opt;
     for (int i = 0; i < 3; ++i) {
       const at::Tensor a = res.images[i].flatten(), b = truth[i].flatten(), c = truth[(i + 1) % 3].flatten();
@@ -232,5 +253,6 @@ TEST_F(Models, PixelOptimizerRecoversAnImageFromItsFeatures) {
   // Same seed, same result (what makes the stage rank-count independent).
   o.optimizer = "sgd";
   o.iterations = 5;
-  EXPECT_TRUE(at::equal(optimize_images(fm, t, o, nullptr, 3).images, optimize_images(fm, t, o, nullptr, 3).images));
+  EXPECT_TRUE(
+      at::equal(optimize_images(fm, t, o, nullptr, 3).images, optimize_images(fm, t, o, nullptr, 3).images));
 }

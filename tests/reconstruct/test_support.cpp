@@ -23,7 +23,9 @@ double uniform(std::mt19937_64& rng, double a, double b) {
   return a + (b - a) * (static_cast<double>(rng() >> 11) * (1.0 / 9007199254740992.0));
 }
 
-std::uint8_t clamp_byte(double v) { return static_cast<std::uint8_t>(std::lround(std::clamp(v, 0.0, 255.0))); }
+std::uint8_t clamp_byte(double v) {
+  return static_cast<std::uint8_t>(std::lround(std::clamp(v, 0.0, 255.0)));
+}
 
 }  // namespace
 
@@ -48,7 +50,9 @@ void save_tiny_network(const std::string& path, const TinyNet& net) {
       "def layer_names(self) -> List[str]:\n"
       "  return ['conv1', 'conv2']\n"
       "def forward(self, x):\n"
-      "  c1 = torch.relu(torch.conv2d(x, self.w1, self.b1, [1, 1], [" + pad + ", " + pad + "]))\n"
+      "  c1 = torch.relu(torch.conv2d(x, self.w1, self.b1, [1, 1], [" +
+      pad + ", " + pad +
+      "]))\n"
       "  c2 = torch.relu(torch.conv2d(c1, self.w2, self.b2, [2, 2], [1, 1]))\n"
       "  return {'conv1': c1, 'conv2': c2}\n");
   m.save(path);
@@ -80,11 +84,13 @@ image::RgbImage blob_image(int size, std::uint64_t seed) {
   return img;
 }
 
-image::RgbImage disc_image(int size, std::uint64_t seed, const std::uint8_t colour[3], std::vector<std::uint8_t>* mask) {
+image::RgbImage disc_image(int size, std::uint64_t seed, const std::uint8_t colour[3],
+                           std::vector<std::uint8_t>* mask) {
   std::mt19937_64 rng(seed);
   const double r = uniform(rng, size / 7.0, size / 5.0);
   const double cx = uniform(rng, r + 1, size - r - 1), cy = uniform(rng, r + 1, size - r - 1);
-  const double gx = uniform(rng, 0, size), gy = uniform(rng, 0, size), gs = uniform(rng, size / 4.0, size / 2.0);
+  const double gx = uniform(rng, 0, size), gy = uniform(rng, 0, size),
+               gs = uniform(rng, size / 4.0, size / 2.0);
   const double shade = uniform(rng, -40, 40);
   image::RgbImage img;
   img.width = img.height = size;
@@ -94,7 +100,8 @@ image::RgbImage disc_image(int size, std::uint64_t seed, const std::uint8_t colo
     for (int x = 0; x < size; ++x) {
       const bool in = (x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r;
       (*mask)[static_cast<size_t>(y) * size + x] = in ? 1 : 0;
-      const double grey = 128 + shade * std::exp(-((x - gx) * (x - gx) + (y - gy) * (y - gy)) / (2 * gs * gs)) +
+      const double grey = 128 +
+                          shade * std::exp(-((x - gx) * (x - gx) + (y - gy) * (y - gy)) / (2 * gs * gs)) +
                           uniform(rng, -8, 8);
       for (int c = 0; c < 3; ++c) img.row(y)[3 * x + c] = in ? colour[c] : clamp_byte(grey);
     }
@@ -104,7 +111,8 @@ image::RgbImage disc_image(int size, std::uint64_t seed, const std::uint8_t colo
 std::string shared_temp_dir(const std::string& tag, MPI_Comm comm) {
   std::string dir;
   if (is_root(comm)) {
-    dir = (std::filesystem::temp_directory_path() / ("deepvox_" + tag + "_" + std::to_string(getpid()))).string();
+    dir = (std::filesystem::temp_directory_path() / ("deepvox_" + tag + "_" + std::to_string(getpid())))
+              .string();
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
   }
@@ -130,7 +138,8 @@ void write_responses(const std::string& path, const ResponsesFile& r) {
 }
 
 std::string write_stimuli(const std::string& dir, const std::vector<std::string>& ids,
-                          const std::vector<image::RgbImage>& images, const std::vector<std::string>& categories) {
+                          const std::vector<image::RgbImage>& images,
+                          const std::vector<std::string>& categories) {
   std::filesystem::create_directories(dir + "/images");
   std::vector<std::vector<std::string>> rows;
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -148,10 +157,11 @@ void run_extract(const std::string& run_dir, const std::string& manifest, const 
   std::string list = "[";
   for (size_t i = 0; i < layers.size(); ++i) list += (i ? ", " : "") + layers[i];
   list += "]";
-  Config cfg = make_config(run_dir, {"extract.images=" + manifest, "extract.network=torchscript",
-                                     "extract.weights=" + network, "extract.layers=" + list,
-                                     "extract.input_size=" + std::to_string(size), "extract.normalization=raw",
-                                     "extract.max_features=" + std::to_string(max_features), "extract.batch_size=16"});
+  Config cfg =
+      make_config(run_dir, {"extract.images=" + manifest, "extract.network=torchscript",
+                            "extract.weights=" + network, "extract.layers=" + list,
+                            "extract.input_size=" + std::to_string(size), "extract.normalization=raw",
+                            "extract.max_features=" + std::to_string(max_features), "extract.batch_size=16"});
   extract::run(cfg, comm);
 }
 
@@ -165,7 +175,8 @@ std::vector<float> read_features(const std::string& run_dir, const std::string& 
 std::map<std::string, std::vector<char>> dataset_bytes(const std::string& path) {
   std::map<std::string, std::vector<char>> out;
   auto f = h5::File::open(path, h5::Mode::Read);
-  std::function<void(const h5::Group&, const std::string&)> walk = [&](const h5::Group& g, const std::string& prefix) {
+  std::function<void(const h5::Group&, const std::string&)> walk = [&](const h5::Group& g,
+                                                                       const std::string& prefix) {
     for (const auto& name : g.children()) {
       const std::string full = prefix + "/" + name;
       if (g.is_group(name)) {
@@ -177,7 +188,8 @@ std::map<std::string, std::vector<char>> dataset_bytes(const std::string& path) 
       hid_t space = H5Dget_space(d.id());
       const auto n = static_cast<size_t>(H5Sget_simple_extent_npoints(space));
       std::vector<char> buf(n * H5Tget_size(type));
-      if (!buf.empty() && !H5Tis_variable_str(type)) H5Dread(d.id(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data());
+      if (!buf.empty() && !H5Tis_variable_str(type))
+        H5Dread(d.id(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data());
       H5Sclose(space);
       H5Tclose(type);
       out[full] = std::move(buf);

@@ -16,7 +16,8 @@
 
 namespace deepvox::testkit {
 
-// conv1: 3 -> c1 (k x k, same padding) + relu, tap "conv1"; conv2: c1 -> c2 (3 x 3, stride 2) + relu, tap "conv2".
+// conv1: 3 -> c1 (k x k, same padding) + relu, tap "conv1"; conv2: c1 -> c2 (3 x 3, stride 2) + relu, tap
+// "conv2".
 struct TinyNet {
   at::Tensor w1, b1, w2, b2;
 };
@@ -28,7 +29,8 @@ void save_tiny_network(const std::string& path, const TinyNet& net);
 image::RgbImage blob_image(int size, std::uint64_t seed);
 
 // A grey textured background with one disc of the given colour; mask (size * size) marks the disc.
-image::RgbImage disc_image(int size, std::uint64_t seed, const std::uint8_t colour[3], std::vector<std::uint8_t>* mask);
+image::RgbImage disc_image(int size, std::uint64_t seed, const std::uint8_t colour[3],
+                           std::vector<std::uint8_t>* mask);
 
 // A fresh folder shared by every rank of comm (made by rank 0 under the system temp folder).
 std::string shared_temp_dir(const std::string& tag, MPI_Comm comm);
@@ -46,7 +48,8 @@ void write_responses(const std::string& path, const ResponsesFile& r);
 
 // Writes the images as PNG under dir/images and dir/manifest.csv (stimulus_id, path, category); returns it.
 std::string write_stimuli(const std::string& dir, const std::vector<std::string>& ids,
-                          const std::vector<image::RgbImage>& images, const std::vector<std::string>& categories);
+                          const std::vector<image::RgbImage>& images,
+                          const std::vector<std::string>& categories);
 
 // Runs the real extract stage on comm: network torchscript at `size` px, raw normalization.
 void run_extract(const std::string& run_dir, const std::string& manifest, const std::string& network,

@@ -12,7 +12,10 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=tests/resume/lib.sh
 source "$root/tests/resume/lib.sh"
 stages=${DEEPVOX_CI_STAGES:-$(built_stages "$exe")}
-case " $stages " in *" import "*) ;; *) skip "the import stage is not built, so there is no ci run to test" ;; esac
+case " $stages " in
+  *" import "*) ;;
+  *) skip "the import stage is not built, so there is no ci run to test" ;;
+esac
 
 rm -rf "$run_dir"
 mkdir -p "$run_dir/logs"

@@ -5,7 +5,8 @@
   compare_runs.py --rows START END RUN_A/features.h5 RUN_B/features.h5
 Datasets must match in name, dtype, shape and bytes. Attributes are not compared: provenance (time,
 command line, rank count, paths) naturally differs. String datasets may name files inside the run directory
-(responses.h5 /stimulus_paths): there, each run's own directory is replaced by "RUN_DIR" before comparing. With --rows, each 2-D /features/* dataset of A must
+(responses.h5 /stimulus_paths): there, each run's own directory is replaced by "RUN_DIR" before comparing.
+With --rows, each 2-D /features/* dataset of A must
 equal rows [START, END) of B's (a run over a prefix of B's stimuli). Exit 0 when equal, 1 with a list."""
 import os
 import sys
@@ -53,7 +54,8 @@ def compare_files(path_a, path_b):
             diff = ""
             if va.dtype.kind == "f":
                 bad = ~((va == vb) | (np.isnan(va) & np.isnan(vb)))
-                diff = f" ({int(bad.sum())} of {va.size} values differ, max |a-b| {np.nanmax(np.abs(va - vb)):.3g})"
+                worst = np.nanmax(np.abs(va - vb))
+                diff = f" ({int(bad.sum())} of {va.size} values differ, max |a-b| {worst:.3g})"
             problems.append(f"{name}: contents differ{diff}")
     print(f"{path_a} vs {path_b}: {len(a)} datasets, {'identical' if not problems else 'DIFFERENT'}")
     return problems

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the resume and Slurm tests (sourced). CTest treats exit code 77 as "skipped" (SKIP_RETURN_CODE).
 
 skip() {

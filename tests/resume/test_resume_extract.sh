@@ -14,10 +14,10 @@ work=${3:?usage: test_resume_extract.sh DEEPVOX REFERENCE_RUN_DIR WORK_DIR}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=tests/resume/lib.sh
 source "$root/tests/resume/lib.sh"
-ref=$(cd "$ref" 2>/dev/null && pwd) || skip "no reference run in $2 (the ci_reference_run fixture was skipped)"
+ref=$(cd "$ref" 2>/dev/null && pwd) || skip "no reference run in $2 (the ci_reference_run fixture skipped)"
 compare=$root/tests/resume/compare_runs.py
 kill_after=${KILL_AFTER:-8}
-[ -f "$ref/features.h5" ] || skip "no reference features.h5 in $ref (extract not built, or the fixture failed)"
+[ -f "$ref/features.h5" ] || skip "no reference features.h5 in $ref (extract is not built)"
 rm -rf "$work"
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
@@ -25,7 +25,8 @@ manifest=$ref/stimuli/manifest.csv
 extract() { # extract RUN_DIR IMAGES [more options]: the stage through jobs/run_stage.sh, 2 ranks x 1 thread
   local run_dir=$1 images=$2
   shift 2
-  DEEPVOX=$exe RANKS=2 THREADS=1 "$root/jobs/run_stage.sh" extract "$ref/config.yaml" --set run_dir="$run_dir" \
+  DEEPVOX=$exe RANKS=2 THREADS=1 "$root/jobs/run_stage.sh" extract "$ref/config.yaml" \
+    --set run_dir="$run_dir" \
     --set progress=never --set extract.images="$images" "$@"
 }
 launcher=""
@@ -38,7 +39,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# --- 1. kill rank 1 after KILL_AFTER chunks ---------------------------------------------------------------------
+# --- 1. kill rank 1 after KILL_AFTER chunks ---------------------------------------------------------------
 partial=$work/run/features.h5.partial
 extract "$work/run" "$manifest" >"$work/killed.log" 2>&1 &
 launcher=$!
@@ -48,13 +49,19 @@ for _ in $(seq 1200); do # 5 minutes at most
     counts=$(chunks_done "$partial")
     [ "${counts%% *}" != "?" ] && [ "${counts%% *}" -ge "$kill_after" ] && break
   fi
-  kill -0 "$launcher" 2>/dev/null || { cat "$work/killed.log" >&2; fail "extract ended before $kill_after chunks were done"; }
+  if ! kill -0 "$launcher" 2>/dev/null; then
+    cat "$work/killed.log" >&2
+    fail "extract ended before $kill_after chunks were done"
+  fi
   sleep 0.25
 done
-ranks=$(pgrep -P "$(pgrep -P "$launcher" -x mpirun || echo "$launcher")" -f "deepvox extract" || true)
-[ -z "$ranks" ] && ranks=$(for p in $(descendants "$launcher"); do
-  tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "^$exe extract" && echo "$p"; done)
-rank1=$(echo "$ranks" | sed -n 2p)
+# The ranks: processes below the launcher whose command line is "DEEPVOX extract ...".
+ranks=""
+for pid in $(descendants "$launcher"); do
+  cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)
+  [[ "$cmd" == "$exe extract "* ]] && ranks="$ranks $pid"
+done
+rank1=$(echo "$ranks" | awk '{print $2}')
 [ -n "$rank1" ] || fail "could not find the second rank of extract (ranks: $ranks)"
 kill -KILL "$rank1"
 echo "killed rank pid $rank1 with $counts chunks recorded"
@@ -68,7 +75,7 @@ launcher=""
 [ -f "$partial" ] || fail "the killed run left no .partial"
 read -r done_chunks total_chunks <<<"$(chunks_done "$partial")"
 [ "$done_chunks" != "?" ] || fail "the .partial left by the kill cannot be read"
-[ "$done_chunks" -lt "$total_chunks" ] || fail "every chunk was done before the kill ($done_chunks); nothing to resume"
+[ "$done_chunks" -lt "$total_chunks" ] || fail "all $done_chunks chunks were done before the kill"
 # Images in the recorded chunks (the last chunk may be short).
 done_images=$(HDF5_USE_FILE_LOCKING=FALSE /usr/bin/python3 -c "
 import h5py, numpy as np
@@ -79,13 +86,16 @@ cp "$partial" "$work/killed.partial"
 
 # --- 2. rerun: only the unfinished chunks, and the same bytes ----------------------------------------------
 t0=$(date +%s)
-extract "$work/run" "$manifest" >"$work/resumed.log" 2>&1 || { cat "$work/resumed.log" >&2; fail "the resumed run failed"; }
-grep -q "resuming from" "$work/resumed.log" || { cat "$work/resumed.log" >&2; fail "the rerun did not resume"; }
+if ! extract "$work/run" "$manifest" >"$work/resumed.log" 2>&1; then
+  cat "$work/resumed.log" >&2
+  fail "the resumed run failed"
+fi
+grep -q "resuming from" "$work/resumed.log" || fail "the rerun did not resume (see $work/resumed.log)"
 line=$(grep "extract images: " "$work/resumed.log" | tail -1)
 resumed=$(echo "$line" | grep -o '[0-9]* resumed' | awk '{print $1}')
 [ "${resumed:-0}" = "$done_images" ] ||
   fail "the rerun skipped ${resumed:-0} images, but $done_images were recorded done ($line)"
-/usr/bin/python3 "$compare" "$ref" "$work/run" features.h5 || fail "resumed features.h5 differs from the reference"
+/usr/bin/python3 "$compare" "$ref" "$work/run" features.h5 || fail "the resumed features.h5 differs"
 [ ! -e "$partial" ] || fail "the .partial is still there after the commit"
 echo "ok: killed after $done_chunks/$total_chunks chunks; the rerun ($(($(date +%s) - t0)) s) skipped" \
   "$done_images images, redid the rest, and features.h5 is bit-identical to the uninterrupted run"
@@ -101,7 +111,7 @@ for kind in foreign torn; do
   fi
   extract "$work/$kind" "$work/subset/manifest.csv" >"$work/$kind.log" 2>&1 ||
     { cat "$work/$kind.log" >&2; fail "extract with a $kind .partial failed"; }
-  grep -q "discarding" "$work/$kind.log" || { cat "$work/$kind.log" >&2; fail "the $kind .partial was not discarded"; }
+  grep -q "discarding" "$work/$kind.log" || fail "the $kind .partial was not discarded (see $work/$kind.log)"
   if grep -q "[0-9] resumed" "$work/$kind.log"; then fail "chunks were taken from a $kind .partial"; fi
   /usr/bin/python3 "$compare" --rows 0 16 "$work/$kind/features.h5" "$ref/features.h5" ||
     fail "features computed after discarding a $kind .partial differ from the reference"

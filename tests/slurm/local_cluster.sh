@@ -23,7 +23,10 @@ install_slurm() {
   echo "local_cluster: installing slurmctld slurmd slurm-client munge from Debian"
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge >/dev/null 2>&1 ||
-    { apt-get update -qq && apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge; }
+    {
+      apt-get update -qq
+      apt-get install -y -qq --no-install-recommends slurmctld slurmd slurm-client munge
+    }
 }
 
 free_port() {
@@ -136,7 +139,7 @@ stop_cluster() {
   slurmd=$(cat "$dir/slurmd.pid" 2>/dev/null || true)
   munged=$(cat "$dir/munge/munged.pid" 2>/dev/null || true)
   # Cancel what is left so slurmd has no steps to wait for.
-  [ -n "$ctld" ] && timeout 10 scancel --quiet --user=root 2>/dev/null || true
+  if [ -n "$ctld" ]; then timeout 10 scancel --quiet --user=root 2>/dev/null || true; fi
   local pid
   for pid in $slurmd $ctld; do kill -TERM "$pid" 2>/dev/null || true; done
   # slurmd can take tens of seconds after cancelled jobs; after 60 s it gets SIGKILL.

@@ -18,7 +18,7 @@ work=${3:?usage: test_slurm.sh DEEPVOX REFERENCE_RUN_DIR WORK_DIR}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=tests/resume/lib.sh
 source "$root/tests/resume/lib.sh"
-ref=$(cd "$ref" 2>/dev/null && pwd) || skip "no reference run in $2 (the ci_reference_run fixture was skipped)"
+ref=$(cd "$ref" 2>/dev/null && pwd) || skip "no reference run in $2 (the ci_reference_run fixture skipped)"
 cluster=$root/tests/slurm/local_cluster.sh
 compare=$root/tests/resume/compare_runs.py
 requeue_images=${REQUEUE_IMAGES:-32}
@@ -32,6 +32,8 @@ fi
 [ -s "$ref/stages.txt" ] || fail "no reference run in $ref (the ci_run fixture failed?)"
 "$cluster" install || skip "could not install Slurm from Debian"
 
+# A cluster left by an earlier run that was killed hard (CTest's timeout sends SIGKILL, no trap runs).
+[ -d "$work/cluster" ] && "$cluster" stop "$work/cluster"
 rm -rf "$work"
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
@@ -47,13 +49,16 @@ export SLURM_CONF=$work/cluster/slurm.conf
 export DEEPVOX=$exe
 cd "$work"
 
-job_field() { scontrol show job -o "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k {print substr($0, length(k) + 2); exit}'; }
+# One field (JobState, Restarts, ExitCode, Reason...) of `scontrol show job`.
+job_field() {
+  scontrol show job -o "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k {print substr($0, length(k) + 2)}'
+}
 # Waits until job $1 is in a final state (or $2 seconds pass) and prints that state.
 wait_job() {
   local id=$1 limit=$2 state=""
   for _ in $(seq $((limit * 2))); do
     state=$(job_field "$id" JobState)
-    case "$state" in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE)
+    case "$state" in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL)
       echo "$state"
       return 0
       ;;
@@ -86,7 +91,9 @@ wait_chunks() {
 if want pipeline; then
   stages=$(cat "$ref/stages.txt")
   t0=$(date +%s)
-  WAIT=1 RANKS=2 THREADS=1 TIME=00:15:00 "$root/slurm/submit.sh" "$ref/config.yaml" $stages -- \
+  # Own deadlines (timeout) keep the test ahead of CTest's, so the trap always stops the daemons.
+  # shellcheck disable=SC2086 # one argument per stage
+  WAIT=1 RANKS=2 THREADS=1 TIME=00:15:00 timeout 600 "$root/slurm/submit.sh" "$ref/config.yaml" $stages -- \
     --set run_dir="$work/run" --set progress=never >submit.txt 2>&1 || {
     cat submit.txt deepvox-*.out >&2 || true
     fail "the pipeline through Slurm failed"
@@ -99,19 +106,22 @@ if want pipeline; then
   files=$(cd "$ref" && ls -- *.h5)
   [ -n "$files" ] || fail "the reference run has no stage files"
   # shellcheck disable=SC2086
-  /usr/bin/python3 "$compare" "$ref" "$work/run" $files || fail "Slurm outputs differ from the direct mpirun run"
+  # shellcheck disable=SC2086 # one argument per file
+  /usr/bin/python3 "$compare" "$ref" "$work/run" $files || fail "Slurm outputs differ from the mpirun run"
   if [ -d "$ref/stimuli" ]; then
-    diff -r -q "$ref/stimuli" "$work/run/stimuli" || fail "the stimuli written through Slurm differ from mpirun's"
+    diff -r -q "$ref/stimuli" "$work/run/stimuli" || fail "the stimuli written through Slurm differ"
 fi
-echo "ok: $(echo $stages | wc -w) stages through Slurm, bit-identical to mpirun:" $files
+echo "ok: $(echo "$stages" | wc -w) stages through Slurm, bit-identical to mpirun:" "$files"
 fi
 
 # --- 3. a failing stage stops the chain ---------------------------------------------------------------------
 if want fail; then
   mkdir -p fail
   set +e
-  (cd fail && WAIT=1 RANKS=2 THREADS=1 TIME=00:05:00 "$root/slurm/submit.sh" "$ref/config.yaml" extract fit -- \
-    --set run_dir="$work/fail/run" --set extract.images="$ref/stimuli/manifest.csv" --set debug.fail_on_rank=1 \
+  (cd fail && WAIT=1 RANKS=2 THREADS=1 TIME=00:05:00 timeout 300 \
+    "$root/slurm/submit.sh" "$ref/config.yaml" extract fit -- \
+    --set run_dir="$work/fail/run" --set extract.images="$ref/stimuli/manifest.csv" \
+    --set debug.fail_on_rank=1 \
     >submit.txt 2>&1)
   rc=$?
   set -e
@@ -119,24 +129,29 @@ if want fail; then
   [ $rc -ne 0 ] || fail "submit.sh exited 0 although its first stage failed"
   first=$(awk '$1 == "extract" {print $2}' fail/submit.txt)
   second=$(awk '$1 == "fit" {print $2}' fail/submit.txt)
-  [ -n "$first" ] && [ -n "$second" ] || fail "submit.sh did not print both job ids"
-  [ "$(wait_job "$first" 60)" = FAILED ] || fail "the failing extract job is $(job_field "$first" JobState), not FAILED"
+  if [ -z "$first" ] || [ -z "$second" ]; then fail "submit.sh did not print both job ids"; fi
+  [ "$(wait_job "$first" 60)" = FAILED ] ||
+    fail "the failing extract job is $(job_field "$first" JobState), not FAILED"
   state=$(wait_job "$second" 60)
   [ "$state" = CANCELLED ] || fail "the job after the failed one is $state, not CANCELLED"
-  grep -q "injected failure" fail/deepvox-deepvox-extract-"$first".out || fail "the failed job's log lacks the cause"
+  grep -q "injected failure" fail/deepvox-deepvox-extract-"$first".out ||
+    fail "the failed job's log lacks the cause"
   [ ! -e fail/run/features.h5 ] || fail "a failed stage left a final features.h5"
-  echo "ok: failed extract ($first: FAILED, exit $(job_field "$first" ExitCode)) cancelled fit ($second: $state," \
+  echo "ok: failed extract ($first: FAILED, exit $(job_field "$first" ExitCode))" \
+    "cancelled fit ($second: $state," \
     "$(job_field "$second" Reason)); submit.sh exit $rc"
 fi
 
 # --- 4 and 5: requeue and the time-limit signal, each resumed from the .partial -----------------------------
 # The first REQUEUE_IMAGES stimuli of the reference run, paths made absolute.
-/usr/bin/python3 "$root/jobs/scaling_tool.py" inputs extract "$ref" "$work/subset" "$requeue_images" >/dev/null
+/usr/bin/python3 "$root/jobs/scaling_tool.py" inputs extract "$ref" "$work/subset" "$requeue_images" \
+  >/dev/null
 requeue_case() {
   local name=$1 how=$2 id counts out
   mkdir -p "$name"
   id=$(cd "$name" && RANKS=2 THREADS=1 TIME=00:05:00 "$root/slurm/submit.sh" "$ref/config.yaml" extract -- \
-    --set run_dir="$work/$name/run" --set extract.images="$work/subset/manifest.csv" --set progress=never | awk '{print $2}')
+    --set run_dir="$work/$name/run" --set extract.images="$work/subset/manifest.csv" --set progress=never |
+    awk '{print $2}')
   counts=$(wait_chunks "$work/$name/run/features.h5.partial" 2 "$id" 120)
   if [ "$how" = requeue ]; then
     scontrol requeue "$id"
@@ -150,12 +165,15 @@ requeue_case() {
   [ "$state" = COMPLETED ] || { cat "$out" >&2; fail "$name: job $id ended $state"; }
   [ "$(job_field "$id" Restarts)" -ge 1 ] || fail "$name: job $id was not requeued"
   grep -q "restart 1" "$out" || { cat "$out" >&2; fail "$name: the rerun did not see SLURM_RESTART_COUNT=1"; }
-  grep -q "resuming from" "$out" && grep -q "[1-9][0-9]* resumed" "$out" ||
-    { cat "$out" >&2; fail "$name: the rerun did not resume the finished chunks from the .partial"; }
+  if ! grep -q "resuming from" "$out" || ! grep -q "[1-9][0-9]* resumed" "$out"; then
+    cat "$out" >&2
+    fail "$name: the rerun did not resume the finished chunks from the .partial"
+  fi
   [ "$how" = requeue ] || grep -q "time limit near" "$out" || fail "$name: the USR1 handler did not run"
   /usr/bin/python3 "$compare" --rows 0 "$requeue_images" "$work/$name/run/features.h5" "$ref/features.h5" ||
     fail "$name: resumed features differ from the reference"
-  echo "ok: $name: job $id requeued ($(job_field "$id" Restarts) restart), resumed: $(grep -o '[0-9]* resumed' "$out" | tail -1)"
+  echo "ok: $name: job $id requeued ($(job_field "$id" Restarts) restart)," \
+    "then $(grep -o '[0-9]* resumed' "$out" | tail -1)"
 }
 if want requeue; then requeue_case requeue requeue; fi
 if want usr1; then requeue_case usr1 usr1; fi
