@@ -70,6 +70,10 @@ void ChunkStore::read_into(Results& r) const {
   if (truth_) r.truth.generated = f_.dataset("chunks/scores/truth").read_all<double>();
   auto seconds = f_.dataset("chunks/seconds").read_all<double>();
   r.optimize_rank_seconds = std::accumulate(seconds.begin(), seconds.end(), 0.0);
+  // Timings are attributes in a finished file (run-files.md): datasets must be bit-identical across runs.
+  f_.group("chunks").write_attr<double>("seconds", seconds);
+  if (H5Ldelete(f_.id(), "chunks/seconds", H5P_DEFAULT) < 0)
+    throw std::runtime_error("maximize: cannot remove chunks/seconds from " + f_.path());
 }
 
 }  // namespace deepvox::maximize

@@ -4,7 +4,8 @@
 //   /chunks/images        uint8   [T, R*S*S*3]
 //   /chunks/trajectories  float32 [T, R*K]
 //   /chunks/scores/<m>    float64 [T, R*T]   m = model, independent, truth
-//   /chunks/done          uint8   [chunks];  /chunks/seconds float64 [chunks]
+//   /chunks/done          uint8   [chunks];  /chunks/seconds float64 [chunks] (while running; an
+//                         attribute of /chunks once finished, so the datasets are bit-identical across runs)
 #pragma once
 
 #include <cstdint>
@@ -34,6 +35,7 @@ class ChunkStore {
   void write(std::int64_t chunk, const Range& targets, const ChunkRecord* record);
   // Collective: every chunk's results into r (images, trajectories, generated scores) and the summed
   // optimization seconds.
+  // Moves the per-chunk seconds into an attribute.
   void read_into(Results& r) const;
 
  private:
