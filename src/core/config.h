@@ -17,6 +17,20 @@ struct ConfigError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Runs an input-reading step whose failure is the same on every rank (a missing or malformed input file)
+// and rethrows it as a ConfigError prefixed with `what`, so rank 0 reports it once and no rank aborts.
+template <typename F>
+auto deterministic(const std::string& what, F&& step) {
+  try {
+    return step();
+  } catch (const ConfigError&) {
+    throw;
+  } catch (const std::exception& e) {
+    const std::string message = e.what();
+    throw ConfigError(message.rfind(what, 0) == 0 ? message : what + ": " + message);
+  }
+}
+
 enum class KeyKind { String, Int, Real, Bool, StringList, RealList, IntList };
 
 struct KeySpec {
@@ -37,7 +51,7 @@ class Config {
   static Config load(const std::string& yaml_path, const std::vector<std::string>& overrides);
 
   void set(const std::string& key, const std::string& yaml_value);  // validates key and kind
-  bool has(const std::string& key) const;  // set to something other than ~
+  bool has(const std::string& key) const;                           // set to something other than ~
   std::string str(const std::string& key) const;
   long integer(const std::string& key) const;
   double real(const std::string& key) const;

@@ -3,8 +3,8 @@
 #include <openssl/evp.h>
 
 #include <ctime>
-#include <fstream>
 #include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 #include "core/log.h"
@@ -18,13 +18,14 @@ namespace deepvox {
 namespace {
 std::string g_command_line;
 
+}  // namespace
+
 std::string utc_now() {
   std::time_t t = std::time(nullptr);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
   return buf;
 }
-}  // namespace
 
 void set_command_line(int argc, char** argv) {
   g_command_line.clear();
@@ -77,7 +78,8 @@ RunFile::RunFile(const Config& cfg, const std::string& stage, MPI_Comm comm, con
     } catch (const std::exception&) {
       reuse = 0;
     }
-    if (!reuse) log::warn("{}: discarding {} (written for other inputs, or unreadable)", stage, partial_path_);
+    if (!reuse)
+      log::warn("{}: discarding {} (written for other inputs, or unreadable)", stage, partial_path_);
   }
   MPI_Bcast(&reuse, 1, MPI_INT, 0, comm_);
   if (reuse) {

@@ -3,10 +3,10 @@
 // keeps the .partial (for resume) and never leaves a complete-looking file.
 #pragma once
 
+#include <string>
+
 #include "core/config.h"
 #include "io/h5.h"
-
-#include <string>
 
 namespace deepvox {
 
@@ -37,6 +37,7 @@ class RunFile {
 
 // Hex SHA-256 of a file's bytes (weights provenance); throws naming the file.
 std::string sha256_file(const std::string& path);
+std::string utc_now();  // ISO 8601, e.g. 2026-11-24T02:20:00Z
 
 // Writes the provenance attributes (deepvox_version, command_line, config, mpi_ranks, created_utc, stage).
 void write_provenance(const h5::Object& root, const Config& cfg, const std::string& stage, int ranks);

@@ -16,6 +16,7 @@
 #include "core/mpi.h"
 #include "core/progress.h"
 #include "core/run_file.h"
+#include "core/text.h"
 #include "explain/options.h"
 #include "explain/overlap.h"
 #include "explain/parallel_backprop.h"
@@ -30,24 +31,6 @@ namespace deepvox::explain {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-
-template <typename F>
-auto deterministic(F&& step) {
-  try {
-    return step();
-  } catch (const ConfigError&) {
-    throw;
-  } catch (const std::exception& e) {
-    const std::string what = e.what();
-    throw ConfigError(what.rfind("explain", 0) == 0 ? what : "explain: " + what);
-  }
-}
-
-std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
-  return s;
-}
 
 // Object masks of the stimuli (uint8 [N, H, W] plus /stimulus_ids), by row of features.h5.
 struct Masks {
@@ -171,23 +154,23 @@ void run(const Config& cfg, MPI_Comm comm) {
   // 1. Options and inputs.
   const Options opt = read_options(cfg);
   at::set_num_threads(omp_get_max_threads());
-  const auto resp =
-      deterministic([&] { return reconstruct::read_responses_info(opt.responses_path, "explain"); });
+  const auto resp = deterministic(
+      "explain", [&] { return reconstruct::read_responses_info(opt.responses_path, "explain"); });
   const auto feats =
-      deterministic([&] { return reconstruct::read_features_info(opt.features_path, "explain"); });
-  const auto model = deterministic([&] { return read_model_info(opt.model_path); });
-  const auto readouts = deterministic([&] { return read_readouts(model, resp, opt.targets); });
-  const auto stimuli = deterministic([&] {
+      deterministic("explain", [&] { return reconstruct::read_features_info(opt.features_path, "explain"); });
+  const auto model = deterministic("explain", [&] { return read_model_info(opt.model_path); });
+  const auto readouts = deterministic("explain", [&] { return read_readouts(model, resp, opt.targets); });
+  const auto stimuli = deterministic("explain", [&] {
     return StimulusSet::open(reconstruct::resolve_images(opt.images, feats, opt.run_dir), opt.brick_dataset);
   });
-  const auto stim_rows = deterministic([&] {
+  const auto stim_rows = deterministic("explain", [&] {
     return reconstruct::match_ids(
         feats.ids, stimuli.ids(),
         "the stimulus set " + stimuli.source() + " lacks stimuli of " + opt.features_path);
   });
   std::vector<std::int64_t> category;
   std::vector<std::string> names;
-  deterministic([&] {
+  deterministic("explain", [&] {
     stimulus_categories(resp, stimuli, feats.ids, category, names);
     return 0;
   });
@@ -201,7 +184,7 @@ void run(const Config& cfg, MPI_Comm comm) {
                         " is a category of the data (" + join(names) + ")");
     preferred.clear();  // choose per target
   }
-  const Masks masks = deterministic([&] { return open_masks(opt, feats.ids); });
+  const Masks masks = deterministic("explain", [&] { return open_masks(opt, feats.ids); });
 
   // 2. Pairs (rank 0 reads the features; everyone gets the list).
   std::vector<double> packed;
@@ -239,8 +222,9 @@ void run(const Config& cfg, MPI_Comm comm) {
             opt.heatmap_size);
 
   // 3. Maps, one pair per global chunk.
-  const auto fm = deterministic(
-      [&] { return extract::FeatureModel::from_features_file(opt.features_path, model.layers, opt.device); });
+  const auto fm = deterministic("explain", [&] {
+    return extract::FeatureModel::from_features_file(opt.features_path, model.layers, opt.device);
+  });
   if (fm.dim() != model.dim())
     throw ConfigError("explain: the features rebuilt from " + opt.features_path + " have " +
                       std::to_string(fm.dim()) + " dimensions but " + opt.model_path + " expects " +

@@ -41,8 +41,9 @@ struct Options {
 
 Options read_options(const Config& cfg) {
   Options o;
-  o.images = cfg.has("extract.images") ? cfg.str("extract.images")
-                                        : (std::filesystem::path(cfg.run_dir()) / "stimuli" / "manifest.csv").string();
+  o.images = cfg.has("extract.images")
+                 ? cfg.str("extract.images")
+                 : (std::filesystem::path(cfg.run_dir()) / "stimuli" / "manifest.csv").string();
   o.brick_dataset = cfg.str("extract.brick_dataset");
   o.net.name = cfg.str("extract.network");
   o.net.weights = cfg.has("extract.weights") ? cfg.str("extract.weights") : "";
@@ -53,8 +54,8 @@ Options read_options(const Config& cfg) {
   if (o.input_size <= 0)
     throw ConfigError("extract.input_size is required for extract.network=" + o.net.name);
   o.net.probe_size = o.input_size;
-  o.normalization =
-      cfg.has("extract.normalization") ? cfg.str("extract.normalization") : nets::default_normalization(o.net.name);
+  o.normalization = cfg.has("extract.normalization") ? cfg.str("extract.normalization")
+                                                     : nets::default_normalization(o.net.name);
   o.max_features = cfg.integer("extract.max_features");
   o.pooling = cfg.str("extract.pooling");
   o.batch_size = cfg.integer("extract.batch_size");
@@ -82,7 +83,8 @@ Batch load_batch(const StimulusSet& set, Range rows, int size, image::Normalizat
   Batch b{rows, std::vector<float>(static_cast<size_t>(rows.size() * 3 * size * size))};
   const size_t per_image = static_cast<size_t>(3 * size * size);
   for (std::int64_t i = rows.begin; i < rows.end; ++i) {
-    image::preprocess(set.load(i), size, norm, b.pixels.data() + static_cast<size_t>(i - rows.begin) * per_image);
+    image::preprocess(set.load(i), size, norm,
+                      b.pixels.data() + static_cast<size_t>(i - rows.begin) * per_image);
   }
   return b;
 }
@@ -90,24 +92,12 @@ Batch load_batch(const StimulusSet& set, Range rows, int size, image::Normalizat
 // Identifies the inputs a .partial was written for, so resume never mixes two configurations.
 std::string resume_key(const Options& o, const StimulusSet& set, const std::string& weights_sha) {
   std::ostringstream k;
-  k << "images=" << std::filesystem::absolute(o.images).string() << ";n=" << set.size() << ";network=" << o.net.name
-    << ";weights=" << weights_sha << ";size=" << o.input_size << ";norm=" << o.normalization
-    << ";max=" << o.max_features << ";pool=" << o.pooling << ";batch=" << o.batch_size
-    << ";seed=" << o.projection_seed << ";layers=";
+  k << "images=" << std::filesystem::absolute(o.images).string() << ";n=" << set.size()
+    << ";network=" << o.net.name << ";weights=" << weights_sha << ";size=" << o.input_size
+    << ";norm=" << o.normalization << ";max=" << o.max_features << ";pool=" << o.pooling
+    << ";batch=" << o.batch_size << ";seed=" << o.projection_seed << ";layers=";
   for (const auto& l : o.layers) k << l << ",";
   return k.str();
-}
-
-// Runs an input-reading step whose failure is identical on every rank, turning it into a ConfigError.
-template <typename F>
-auto deterministic(const std::string& key, F&& step) {
-  try {
-    return step();
-  } catch (const ConfigError&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw ConfigError(key + ": " + e.what());
-  }
 }
 
 }  // namespace
@@ -118,7 +108,8 @@ void run(const Config& cfg, MPI_Comm comm) {
   // 1. Options, stimuli and network (every rank: all cheap next to the forward passes).
   Options opt = read_options(cfg);
   // Errors found here are the same on every rank, so they take the ConfigError path (rank 0 reports).
-  StimulusSet set = deterministic("extract.images", [&] { return StimulusSet::open(opt.images, opt.brick_dataset); });
+  StimulusSet set =
+      deterministic("extract.images", [&] { return StimulusSet::open(opt.images, opt.brick_dataset); });
   if (set.size() == 0) throw ConfigError("no stimuli in " + opt.images);
   at::set_num_threads(omp_get_max_threads());
   auto net = deterministic("extract.weights", [&] { return nets::load_network(opt.net); });
@@ -132,8 +123,7 @@ void run(const Config& cfg, MPI_Comm comm) {
   const std::string weights_sha = sha256_file(net->weights_path());
   const at::Device device(opt.net.device == "cuda" ? at::kCUDA : at::kCPU);
   log::info("extract: {} stimuli from {}, network {} ({}), {} px, {} normalization, layers: {}", set.size(),
-            opt.images, opt.net.name, net->weights_path(), opt.input_size, opt.normalization,
-            [&] {
+            opt.images, opt.net.name, net->weights_path(), opt.input_size, opt.normalization, [&] {
               std::string s;
               for (const auto& l : opt.layers) s += (s.empty() ? "" : " ") + l;
               return s;
@@ -195,8 +185,10 @@ void run(const Config& cfg, MPI_Comm comm) {
   std::vector<std::int64_t> mine;
   std::int64_t skipped = 0;
   for (auto c : my_chunks(n_chunks, my_rank, ranks)) {
-    if (done[static_cast<size_t>(c)]) skipped += batches[static_cast<size_t>(c)].size();
-    else mine.push_back(c);
+    if (done[static_cast<size_t>(c)])
+      skipped += batches[static_cast<size_t>(c)].size();
+    else
+      mine.push_back(c);
   }
   // Collective writes need the same number of calls on every rank: pad with empty rounds.
   std::int64_t rounds = static_cast<std::int64_t>(mine.size());
@@ -224,10 +216,12 @@ void run(const Config& cfg, MPI_Comm comm) {
       rows = batch.rows;
       t0 = Clock::now();
       c10::InferenceMode guard;
-      at::Tensor x = at::from_blob(batch.pixels.data(), {rows.size(), 3, opt.input_size, opt.input_size}, at::kFloat)
-                         .to(device);
+      at::Tensor x =
+          at::from_blob(batch.pixels.data(), {rows.size(), 3, opt.input_size, opt.input_size}, at::kFloat)
+              .to(device);
       auto taps = net->forward(x, opt.layers);
-      for (size_t l = 0; l < plans.size(); ++l) pooled[l] = apply_plan(plans[l], taps.at(plans[l].layer)).cpu().contiguous();
+      for (size_t l = 0; l < plans.size(); ++l)
+        pooled[l] = apply_plan(plans[l], taps.at(plans[l].layer)).cpu().contiguous();
       t_forward += seconds_since(t0);
     }
     auto t0 = Clock::now();
@@ -244,8 +238,8 @@ void run(const Config& cfg, MPI_Comm comm) {
     t_write += seconds_since(t0);
     if (have) progress.add(rows.size());
   }
-  log::info("extract: rank 0 time waiting for decoding {:.2f}s, forward+pool {:.2f}s, writing {:.2f}s", t_wait,
-            t_forward, t_write);
+  log::info("extract: rank 0 time waiting for decoding {:.2f}s, forward+pool {:.2f}s, writing {:.2f}s",
+            t_wait, t_forward, t_write);
 
   // 5. Publish.
   out.commit();

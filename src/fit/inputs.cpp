@@ -6,20 +6,13 @@
 #include <unordered_map>
 
 #include "core/config.h"
+#include "core/text.h"
 
 namespace deepvox::fit {
 namespace {
 
 std::runtime_error input_error(const std::string& path, const std::string& what) {
   return std::runtime_error("fit: " + path + ": " + what);
-}
-
-// "a, b, c (and 12 more)" for error messages that name ids.
-std::string name_some(const std::vector<std::string>& items, size_t shown = 10) {
-  std::string s;
-  for (size_t i = 0; i < items.size() && i < shown; ++i) s += (i ? ", " : "") + items[i];
-  if (items.size() > shown) s += " (and " + std::to_string(items.size() - shown) + " more)";
-  return s;
 }
 
 std::vector<std::int64_t> read_index(const h5::File& f, const std::string& name, std::int64_t bound,

@@ -29,18 +29,6 @@ namespace fs = std::filesystem;
 namespace deepvox::import {
 
 // ---------------- stimulus ids ----------------
-std::string nsd_stimulus_id(std::int64_t id) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "nsd-%05lld", static_cast<long long>(id));
-  return buf;
-}
-
-std::string bdata_stimulus_id(double value) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.6f", value);
-  return buf;
-}
-
 std::string strip_rep_prefix(const std::string& name) {
   return name.rfind("rep_", 0) == 0 ? name.substr(4) : name;
 }

@@ -79,7 +79,7 @@ FmriDataset read_algonauts(const Config& cfg, MPI_Comm comm, ReaderExtras& extra
         throw ImportError(p + ": image index " + m[1].str() + " is outside 1.." + std::to_string(N) +
                           " or repeated");
       if (nsd0 < 0 || nsd0 >= 73000) throw ImportError(p + ": NSD index outside 0..72999");
-      ids[static_cast<size_t>(row)] = nsd_stimulus_id(nsd0 + 1);
+      ids[static_cast<size_t>(row)] = stimulus_id_nsd(nsd0 + 1);
       paths[static_cast<size_t>(row)] = fs::absolute(p).string();
     }
     index_stimuli(ds, ids);

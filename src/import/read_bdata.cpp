@@ -145,7 +145,7 @@ FmriDataset read_bdata(const Config& cfg, MPI_Comm comm, ReaderExtras& extras) {
         ++skipped_nan;
         continue;
       }
-      ids.push_back(bdata_stimulus_id(row[c_id]));
+      ids.push_back(stimulus_id_bdata(row[c_id]));
       type_of_trial.push_back(type);
       ds.trial_session.push_back(
           c_ses >= 0 && std::isfinite(row[c_ses]) ? static_cast<std::int64_t>(row[c_ses]) : 0);

@@ -155,7 +155,7 @@ FmriDataset read_nsd(const Config& cfg, MPI_Comm comm, ReaderExtras& extras) {
         std::int64_t id = parse_int(row[static_cast<size_t>(c_id)], where);
         if (id < 1 || id > 73000)
           throw ImportError(where + ": 73KID " + std::to_string(id) + " is outside 1..73000");
-        ids.push_back(nsd_stimulus_id(id));
+        ids.push_back(stimulus_id_nsd(id));
         ds.trial_session.push_back(s);
         ds.trial_run.push_back(parse_int(row[static_cast<size_t>(c_run)], where));
         ++n;
@@ -241,7 +241,7 @@ FmriDataset read_nsd(const Config& cfg, MPI_Comm comm, ReaderExtras& extras) {
       for (const auto& row : t.rows) {
         const std::string& v = row[static_cast<size_t>(c_shared)];
         if (v == "True" || v == "true" || v == "1")
-          shared.insert(nsd_stimulus_id(parse_int(row[static_cast<size_t>(c_id)], info) + 1));
+          shared.insert(stimulus_id_nsd(parse_int(row[static_cast<size_t>(c_id)], info) + 1));
       }
       for (size_t s = 0; s < ds.stimulus_ids.size(); ++s)
         (shared.count(ds.stimulus_ids[s]) ? ds.split_test : ds.split_train)

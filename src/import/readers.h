@@ -20,6 +20,7 @@
 
 #include "core/config.h"
 #include "import/dataset.h"
+#include "io/manifest.h"  // stimulus_id_nsd, stimulus_id_bdata
 
 namespace deepvox::import {
 
@@ -44,9 +45,7 @@ FmriDataset read_generic(const Config& cfg, MPI_Comm comm, ReaderExtras& extras)
 
 // ---------------- stimulus ids (run-files.md) ----------------
 // These belong with extract's image-brick ids; see the closing report about moving them to core/.
-std::string nsd_stimulus_id(std::int64_t nsd_73k_one_based);  // 13 -> "nsd-00013"
-std::string bdata_stimulus_id(double value);                  // printf("%.6f")
-std::string strip_rep_prefix(const std::string& name);        // "rep_x.jpg" -> "x.jpg"
+std::string strip_rep_prefix(const std::string& name);  // "rep_x.jpg" -> "x.jpg"
 
 // BOLD5000 images: file name -> path under Presented_Stimuli/{COCO,ImageNet,Scene}/, and the
 // category (the source image set, taken from the sub-folder, or from the file name if not found).

@@ -44,13 +44,6 @@ float median(std::vector<float> x) {
   return x.size() % 2 ? x[m] : 0.5f * (x[m - 1] + x[m]);
 }
 
-std::string utc_now() {
-  std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
-
 }  // namespace
 
 void write_truth_file(const std::string& path, const TruthInputs& in) {

@@ -17,6 +17,7 @@
 #include "core/mpi.h"
 #include "core/progress.h"
 #include "core/run_file.h"
+#include "core/text.h"
 #include "extract/feature_model.h"
 #include "io/h5.h"
 #include "io/image.h"
@@ -35,24 +36,6 @@ namespace deepvox::maximize {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Runs an input-reading step whose failure is identical on every rank, as a ConfigError (rank 0 reports).
-template <typename F>
-auto deterministic(const std::string& what, F&& step) {
-  try {
-    return step();
-  } catch (const ConfigError&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw ConfigError(what + ": " + e.what());
-  }
-}
-
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
-  return s;
-}
 
 // The starting image of each target for init: natural ([T,3,S,S] in 0..1, built only for needed targets).
 class NaturalInit {

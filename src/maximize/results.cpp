@@ -5,16 +5,11 @@
 #include <filesystem>
 #include <map>
 
+#include "core/text.h"
 #include "maximize/grid.h"
 
 namespace deepvox::maximize {
 namespace {
-
-std::string join(const std::vector<std::string>& v) {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
-  return s;
-}
 
 std::vector<float> to_float(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
 
@@ -107,7 +102,7 @@ void write_results(const h5::File& f, const Options& o, const std::vector<Target
   obj.write_vector<std::int64_t>("coefficient_voxel", coef_voxel);
   obj.write_vector<double>("coefficient_weight", coef_weight);
   obj.write_attr<std::int64_t>("n_voxels", n_voxels);
-  obj.write_attr("specs", join(o.targets));
+  obj.write_attr("specs", join(o.targets, ","));
 
   auto traj = f.write_array<float>("trajectories", r.trajectories, {T, R, n_rec});
   traj.write_attr<std::int64_t>("steps", r.recorded_steps);
@@ -121,7 +116,7 @@ void write_results(const h5::File& f, const Options& o, const std::vector<Target
   ind.write_vector<double>("lambda", independent.lambda);
   ind.write_vector<double>("loo_r", independent.loo_r);
   ind.write_vector<double>("test_r", independent.test_r);
-  ind.write_attr("layers", join(independent.readout.layers));
+  ind.write_attr("layers", join(independent.readout.layers, ","));
   ind.write_attr<std::int64_t>("n_train", independent.n_train);
   ind.write_attr("method",
                  "kernel ridge per target on the layers named, lambda by leave-one-out over /split/train");

@@ -12,13 +12,6 @@ std::runtime_error input_error(const std::string& stage, const std::string& path
   return std::runtime_error(stage + ": " + path + ": " + what);
 }
 
-std::string name_some(const std::vector<std::string>& items, size_t shown = 8) {
-  std::string s;
-  for (size_t i = 0; i < items.size() && i < shown; ++i) s += (i ? ", " : "") + items[i];
-  if (items.size() > shown) s += " (and " + std::to_string(items.size() - shown) + " more)";
-  return s;
-}
-
 std::vector<std::int64_t> read_index(const h5::File& f, const std::string& name, std::int64_t bound,
                                      const std::string& stage, const std::string& path) {
   auto v = f.dataset(name).read_all<std::int64_t>();

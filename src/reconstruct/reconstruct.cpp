@@ -28,19 +28,6 @@
 namespace deepvox::reconstruct {
 namespace {
 
-// Input problems are the same on every rank: report them once, as configuration errors (rank 0 prints).
-template <typename F>
-auto deterministic(F&& step) {
-  try {
-    return step();
-  } catch (const ConfigError&) {
-    throw;
-  } catch (const std::exception& e) {
-    const std::string what = e.what();
-    throw ConfigError(what.rfind("reconstruct", 0) == 0 ? what : "reconstruct: " + what);
-  }
-}
-
 // A seed per (purpose, index), independent of which rank draws it.
 std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t purpose, std::uint64_t index) {
   std::uint64_t z = seed * 0x9E3779B97F4A7C15ull + purpose * 0xBF58476D1CE4E5B9ull + index + 1;
@@ -172,7 +159,7 @@ Reconstructions reconstruct_images(const Options& opt, const Inputs& in,
   const at::Device device(opt.device);
 
   // Models, generator prior, evaluation network and the stimuli (every rank; errors are the same everywhere).
-  auto [model, base_model, prior, eval, stimuli, rows] = deterministic([&] {
+  auto [model, base_model, prior, eval, stimuli, rows] = deterministic("reconstruct", [&] {
     auto m = std::make_unique<extract::FeatureModel>(
         extract::FeatureModel::from_features_file(opt.features_path, in.layers, opt.device));
     std::unique_ptr<extract::FeatureModel> b;
@@ -308,7 +295,7 @@ void run(const Config& cfg, MPI_Comm comm) {
   // 1. Options and inputs (every rank reads what it needs).
   const Options opt = read_options(cfg);
   at::set_num_threads(omp_get_max_threads());
-  Inputs in = deterministic([&] { return read_inputs(opt); });
+  Inputs in = deterministic("reconstruct", [&] { return read_inputs(opt); });
   const auto n_test = static_cast<std::int64_t>(in.test_ids.size());
   log::info("reconstruct: {} training and {} test stimuli, {} candidate voxels{}, layers:{}",
             in.train_ids.size(), n_test, in.voxels.size(),
@@ -330,7 +317,7 @@ void run(const Config& cfg, MPI_Comm comm) {
   // 3. Latent decoding (seed 004).
   std::unique_ptr<LatentResult> latent;
   if (!opt.latent.generator.empty()) {
-    const auto stimuli = deterministic([&] {
+    const auto stimuli = deterministic("reconstruct", [&] {
       return StimulusSet::open(resolve_images(opt.images, in.features, cfg.run_dir()), opt.brick_dataset);
     });
     LatentInputs li;
@@ -347,10 +334,12 @@ void run(const Config& cfg, MPI_Comm comm) {
         li.test_category.push_back(in.responses.category[static_cast<size_t>(r)]);
     }
     li.stimuli = &stimuli;
-    li.train_rows = deterministic(
-        [&] { return match_ids(li.train_ids, stimuli.ids(), "the stimulus set lacks training stimuli"); });
-    li.test_rows = deterministic(
-        [&] { return match_ids(li.test_ids, stimuli.ids(), "the stimulus set lacks test stimuli"); });
+    li.train_rows = deterministic("reconstruct", [&] {
+      return match_ids(li.train_ids, stimuli.ids(), "the stimulus set lacks training stimuli");
+    });
+    li.test_rows = deterministic("reconstruct", [&] {
+      return match_ids(li.test_ids, stimuli.ids(), "the stimulus set lacks test stimuli");
+    });
     latent = std::make_unique<LatentResult>(
         decode_latents(opt.latent, li, opt.target_block, opt.rescale, opt.device, opt.seed, comm));
   }

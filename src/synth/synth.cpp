@@ -19,6 +19,7 @@
 #include "core/mpi.h"
 #include "core/progress.h"
 #include "core/run_file.h"
+#include "core/text.h"
 #include "synth/analysis.h"
 #include "synth/figure.h"
 #include "synth/holdout.h"
@@ -82,12 +83,6 @@ std::vector<std::string> choose_holdout(const Options& opt, const Responses& r) 
   std::vector<std::string> out;
   for (auto c : candidates) out.push_back(r.category_names[static_cast<size_t>(c)]);
   return out;
-}
-
-std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
-  std::string s;
-  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
-  return s;
 }
 
 // A .partial killed before its datasets were all created carries the resume key but cannot be resumed:
