@@ -15,7 +15,7 @@ launcher=${LAUNCHER:-$([ -n "${SLURM_JOB_ID:-}" ] && echo srun || echo mpirun)}
 export OMP_NUM_THREADS=$threads
 if [ "$launcher" = srun ]; then
   # Debian's Slurm and OpenMPI meet through PMIx (pmi2 does not work with them).
-  exec srun --mpi=pmix -n "$ranks" -c "$threads" "$exe" "$stage" --config "$config" --set threads="$threads" "$@"
+  exec srun --mpi=pmix --kill-on-bad-exit=1 -n "$ranks" -c "$threads" "$exe" "$stage" --config "$config" --set threads="$threads" "$@"
 fi
 [ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 exec mpirun -n "$ranks" --oversubscribe --map-by "slot:PE=$threads" "$exe" "$stage" --config "$config" \

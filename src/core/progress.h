@@ -1,6 +1,7 @@
 // Progress of a long loop, aggregated over ranks: rank 0 prints items done, rate and ETA.
-// Each rank adds its own count to a counter on rank 0 (one-sided MPI), so ranks never wait
-// for each other to report. Quiet when stderr is not a terminal unless `progress: always`.
+// Each rank adds its own count to a counter on rank 0 (one-sided MPI over shared memory), so ranks
+// never wait for each other to report. Across hosts rank 0 extrapolates from its own count ("~");
+// the final line is always the exact total. Quiet when stderr is not a terminal unless `progress: always`.
 #pragma once
 
 #include <mpi.h>
@@ -30,12 +31,15 @@ class Progress {
   void add_skipped(std::int64_t n);
 
  private:
-  void report(bool final);
+  void count(std::int64_t done, std::int64_t skipped);
+  void report();
+  void report_line(bool final, const std::int64_t* done);
   std::string label_;
   std::int64_t total_;
   MPI_Comm comm_;
   MPI_Win win_ = MPI_WIN_NULL;
-  std::int64_t* counter_ = nullptr;  // on rank 0: [done, skipped]
+  std::int64_t* counter_ = nullptr;  // on rank 0: [done, skipped] of every rank
+  std::int64_t local_[2] = {0, 0};   // this rank's [done, skipped]
   bool root_ = false;
   int size_ = 1;
   bool enabled_ = false;

@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "core/text.h"
+
 namespace deepvox::reconstruct {
 namespace {
 
