@@ -22,7 +22,7 @@ from PIL import Image
 out, n = sys.argv[1], int(sys.argv[2])
 os.makedirs(out, exist_ok=True)
 src = sorted(glob.glob("/usr/share/backgrounds/mate/nature/*.jpg")) + [
-    f"/usr/lib/python3/dist-packages/skimage/data/{s}" for s in ("astronaut.png", "chelsea.png", "coffee.png", "rocket.png")]
+    f"/usr/lib/python3/dist-packages/skimage/data/{s}" for s in ("astronaut.png", "chelsea.png", "coffee.png")]
 imgs = [Image.open(s).convert("RGB") for s in src]
 imgs = [im.resize((1024, int(1024 * im.height / im.width))) if im.width > 1024 else im for im in imgs]
 rng = random.Random(0)
