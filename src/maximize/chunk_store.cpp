@@ -62,7 +62,7 @@ void ChunkStore::write(std::int64_t chunk, const Range& targets, const ChunkReco
   f_.flush();
 }
 
-void ChunkStore::read_into(Results& r) const {
+void ChunkStore::finish(Results& r) {
   r.images = f_.dataset("chunks/images").read_all<std::uint8_t>();
   r.trajectories = f_.dataset("chunks/trajectories").read_all<float>();
   r.model.generated = f_.dataset("chunks/scores/model").read_all<double>();

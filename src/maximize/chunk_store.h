@@ -33,10 +33,9 @@ class ChunkStore {
   std::vector<std::uint8_t> done() const;  // every rank reads
   // Collective: every rank calls once per round; a rank with nothing this round passes record = nullptr.
   void write(std::int64_t chunk, const Range& targets, const ChunkRecord* record);
-  // Collective: every chunk's results into r (images, trajectories, generated scores) and the summed
-  // optimization seconds.
-  // Moves the per-chunk seconds into an attribute.
-  void read_into(Results& r) const;
+  // Collective, once every chunk is done: every chunk's results into r (images, trajectories, generated
+  // scores) and the summed optimization seconds; the per-chunk seconds then become an attribute.
+  void finish(Results& r);
 
  private:
   const h5::File& f_;

@@ -240,7 +240,7 @@ void run(const Config& cfg, MPI_Comm comm) {
   }
   double my_wall = std::chrono::duration<double>(Clock::now() - t_opt).count();
   MPI_Allreduce(&my_wall, &res.optimize_wall_seconds, 1, MPI_DOUBLE, MPI_MAX, comm);
-  store.read_into(res);  // every chunk, this run's and resumed ones, in target order
+  store.finish(res);  // every chunk, this run's and resumed ones, in target order
   res.passes = n_chunks * opt.steps;
 
   // 7. Validation summary and output.
