@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""End-to-end tests of `deepvox import` on fixtures in each published layout, at 1 and 2 ranks.
+"""End-to-end tests of `deepvox import` on fixtures in each published layout, at 1, 2 and 4 ranks.
 
 Usage: test_readers.py --deepvox BIN --mpiexec MPIEXEC --fixtures DIR --work DIR FORMAT
 Every responses.h5 is compared with reference.py's independent expectations, the 1- and 2-rank files
@@ -104,7 +104,7 @@ def same_file_contents(label, a, b):
             fail("%s: /%s is not bit-identical" % (label, k))
 
 
-def check_run(name, overrides, expected, exact=False, ranks=(1, 2)):
+def check_run(name, overrides, expected, exact=False, ranks=(1, 2, 4)):
     before = len(FAILURES)
     paths = []
     for n in ranks:
@@ -114,8 +114,8 @@ def check_run(name, overrides, expected, exact=False, ranks=(1, 2)):
             return None
         compare("%s np%d" % (name, n), path, expected, exact)
         paths.append(path)
-    if len(paths) == 2:
-        same_file_contents(name + " np1 vs np2", paths[0], paths[1])
+    for n, path in zip(ranks[1:], paths[1:]):
+        same_file_contents("%s np%d vs np%d" % (name, ranks[0], n), paths[0], path)
     if len(FAILURES) == before:
         print("ok: %s" % name, flush=True)
     return paths[0]
