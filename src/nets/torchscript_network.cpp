@@ -4,13 +4,15 @@
 
 #include <stdexcept>
 
+#include "core/log.h"
+
 namespace deepvox::nets {
 
 namespace {
 
 class TorchScriptNetwork : public Network {
  public:
-  TorchScriptNetwork(const std::string& path, const std::string& device, int probe_size)
+  TorchScriptNetwork(const std::string& path, const std::string& device, int probe_size, bool inference_only)
       : path_(path), device_(device) {
     try {
       module_ = torch::jit::load(path, device_);
@@ -18,7 +20,10 @@ class TorchScriptNetwork : public Network {
       throw std::runtime_error("cannot load TorchScript model " + path + ": " + e.what_without_backtrace());
     }
     module_.eval();
-    for (auto p : module_.parameters()) p.set_requires_grad(false);
+    for (auto p : module_.parameters()) {
+      p.set_requires_grad(false);
+      if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+    }
     if (auto method = module_.find_method("layer_names")) {
       const c10::IValue names = (*method)({});  // keep alive: toListRef() refers into it
       for (const auto& name : names.toListRef()) names_.push_back(name.toStringRef());
@@ -30,6 +35,7 @@ class TorchScriptNetwork : public Network {
       }
     }
     if (names_.empty()) throw std::runtime_error("TorchScript model " + path + " returns no layers");
+    if (inference_only) freeze_for_inference();
   }
 
   std::vector<std::string> layer_names() const override { return names_; }
@@ -69,6 +75,17 @@ class TorchScriptNetwork : public Network {
     return result.toGenericDict();
   }
 
+  // Freezing needs a module that does not mutate its attributes in forward; any other keeps running
+  // unfrozen (same results, slower), with a warning.
+  void freeze_for_inference() {
+    try {
+      module_ = torch::jit::freeze(module_);
+    } catch (const c10::Error& e) {
+      log::warn("TorchScript model {} cannot be frozen, running it unfrozen: {}", path_,
+                e.what_without_backtrace());
+    }
+  }
+
   std::string path_;
   at::Device device_;
   torch::jit::Module module_;
@@ -78,8 +95,8 @@ class TorchScriptNetwork : public Network {
 }  // namespace
 
 std::unique_ptr<Network> make_torchscript_network(const std::string& path, const std::string& device,
-                                                  int probe_size) {
-  return std::make_unique<TorchScriptNetwork>(path, device, probe_size);
+                                                  int probe_size, bool inference_only) {
+  return std::make_unique<TorchScriptNetwork>(path, device, probe_size, inference_only);
 }
 
 }  // namespace deepvox::nets

@@ -1,6 +1,8 @@
 // The `torchscript` network: any TorchScript module whose forward(x) returns Dict[str, Tensor], one entry
 // per layer. Its layers are the dict's keys, in the dict's order: from a layer_names() method when the
 // module has one (tools/export_torchscript.py adds it), else from one probe forward on a small input.
+// Its 4-D weights are stored channels-last, so convolutions run in oneDNN's faster NHWC layout; with
+// inference_only the module is also frozen (torch.jit.freeze: batch norms folded into convolutions).
 #pragma once
 
 #include <memory>
@@ -10,6 +12,6 @@
 namespace deepvox::nets {
 
 std::unique_ptr<Network> make_torchscript_network(const std::string& path, const std::string& device,
-                                                  int probe_size);
+                                                  int probe_size, bool inference_only);
 
 }  // namespace deepvox::nets
