@@ -4,7 +4,10 @@
 # Stages default to every stage this build has, in pipeline order. Resources come from the environment:
 #   NODES (1), RANKS (2: total tasks), THREADS (1: cpus per task), MEM (e.g. 8G), TIME (01:00:00),
 #   ACCOUNT, PARTITION, GPUS (adds --gres=gpu:N), SBATCH_EXTRA (more sbatch options), WAIT=1 (sbatch --wait
-#   on the last job, then exit non-zero unless every job of the chain COMPLETED), DEEPVOX (the binary).
+#   on the last job, then exit non-zero unless every job of the chain COMPLETED), DEEPVOX (the binary),
+#   ARRAY=N: maximize, explain and reconstruct run as a job array of N tasks (each computes its share of
+#   the targets, `array.task` of `array.tasks`), followed by the stage itself, which collects their chunks
+#   and writes the stage file; it starts after every task succeeded (afterok on the array).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 config=${1:?usage: submit.sh CONFIG [STAGE ...] [-- options...]}
@@ -26,8 +29,27 @@ args=(--nodes="${NODES:-1}" --ntasks="${RANKS:-2}" --cpus-per-task="${THREADS:-1
 [ -n "${SBATCH_EXTRA:-}" ] && args+=(${SBATCH_EXTRA})
 prev=""
 ids=()
+names=()
 last=${stages[-1]}
+submit_array() {  # STAGE: prints the array job's id
+  local stage=$1 dep=()
+  [ -n "$prev" ] && dep=(--dependency="afterok:$prev")
+  sbatch --parsable --array="0-$((array - 1))" --job-name="deepvox-$stage-array" --chdir="$PWD" "${args[@]}" \
+    "${dep[@]}" --export=ALL,DEEPVOX_ROOT="$root" "$root/slurm/stage.sbatch" "$stage" "$config" "$@"
+}
+array=${ARRAY:-0}
 for stage in "${stages[@]}"; do
+  case "$stage" in maximize | explain | reconstruct)
+    if [ "$array" -gt 1 ]; then
+      id=$(submit_array "$stage" "$@")
+      id=${id%%;*}
+      echo "$stage-array $id"
+      prev=$id
+      ids+=("$id")
+      names+=("$stage-array")
+    fi
+    ;;
+  esac
   dep=()
   [ -n "$prev" ] && dep=(--dependency="afterok:$prev")
   wait_flag=()
@@ -42,15 +64,18 @@ for stage in "${stages[@]}"; do
   [ $rc -ne 0 ] && exit $rc
   prev=$id
   ids+=("$id")
+  names+=("$stage")
 done
 # sbatch --wait returns 0 for a job cancelled before it ran (an afterok child of a failed stage), so the
 # chain's result is every job's final state.
 if [ "${WAIT:-0}" = 1 ]; then
   failed=0
   for i in "${!ids[@]}"; do
-    state=$(scontrol show job -o "${ids[$i]}" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2 || true)
-    if [ "$state" != COMPLETED ]; then
-      echo "submit: job ${ids[$i]} (${stages[$i]}) ended $state" >&2
+    # An array job shows one line per task: all of them must have COMPLETED.
+    state=$(scontrol show job -o "${ids[$i]}" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2 | sort -u |
+      tr '\n' ' ' || true)
+    if [ "$state" != "COMPLETED " ]; then
+      echo "submit: job ${ids[$i]} (${names[$i]}) ended $state" >&2
       failed=1
     fi
   done

@@ -262,6 +262,10 @@ int run_command(const std::string& command, const std::vector<std::string>& args
     return 0;
   }
 
+  if (cfg.integer("array.tasks") != 0 && command != "maximize" && command != "explain" && command != "reconstruct")
+    throw ConfigError("array.tasks applies to maximize, explain and reconstruct (their targets are independent "
+                      "chunks), not to '" + command + "'");
+
   // 2. Threads per rank, then the stage(s).
   deepvox::log::info("deepvox {} on {} rank(s), run_dir {}", deepvox::version(), deepvox::size(), cfg.run_dir());
   deepvox::apply_threads(cfg);

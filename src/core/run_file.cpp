@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "core/mpi.h"
+#include "core/text.h"
 
 #ifndef DEEPVOX_VERSION
 #define DEEPVOX_VERSION "unknown"
@@ -33,6 +34,23 @@ void set_command_line(int argc, char** argv) {
 }
 const std::string& command_line() { return g_command_line; }
 const char* version() { return DEEPVOX_VERSION; }
+
+std::string config_key(const Config& cfg, const std::string& stage, const std::vector<std::string>& inputs) {
+  std::string key;
+  for (const auto& spec : config_schema()) {
+    const std::string k = spec.key;
+    if (k.rfind(stage + ".", 0) != 0 && k != "seed" && k != "threads") continue;
+    const bool list =
+        spec.kind == KeyKind::StringList || spec.kind == KeyKind::RealList || spec.kind == KeyKind::IntList;
+    key += k + "=" + (!cfg.has(k) ? std::string("~") : list ? join(cfg.strings(k)) : cfg.str(k)) + ";";
+  }
+  for (const auto& path : inputs) {
+    auto f = h5::File::open(path, h5::Mode::Read);
+    key +=
+        path + "@" + (f.has_attr("created_utc") ? f.read_attr_string("created_utc") : std::string("?")) + ";";
+  }
+  return key;
+}
 
 void write_provenance(const h5::Object& root, const Config& cfg, const std::string& stage, int ranks) {
   root.write_attr("deepvox_version", std::string(version()));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "core/config.h"
 #include "io/h5.h"
@@ -34,6 +35,10 @@ class RunFile {
   std::string final_path_, partial_path_;
   bool resumed_ = false;
 };
+
+// What a stage's .partial or chunk files were computed for: every STAGE.* key, the seed and threads, and
+// the identity (path and creation time) of each input file. Equal keys mean reusable results.
+std::string config_key(const Config& cfg, const std::string& stage, const std::vector<std::string>& inputs);
 
 // Hex SHA-256 of a file's bytes (weights provenance); throws naming the file.
 std::string sha256_file(const std::string& path);

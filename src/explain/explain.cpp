@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 
+#include "core/chunk_cache.h"
 #include "core/log.h"
 #include "core/mpi.h"
 #include "core/progress.h"
@@ -239,9 +240,18 @@ void run(const Config& cfg, MPI_Comm comm) {
   const std::int64_t per_pair = kMaps * per_map + kScores;
   const int me = rank(comm), ranks = size(comm);
   std::vector<std::vector<float>> results(static_cast<size_t>(K));
+  // A job-array task saves its pairs as chunk files; the normal run loads them (core/chunk_cache.h).
+  const ArrayTask task = array_task(cfg, "explain");
+  const ChunkCache saved(cfg, "explain",
+                         config_key(cfg, "explain", {opt.features_path, opt.model_path, opt.responses_path}));
   {
     Progress progress("explain: pairs", K, comm);
-    for (auto k : my_chunks(K, me, ranks)) {
+    for (auto k : task.my_chunks(K, me, ranks)) {
+      if (saved.has(k)) {
+        results[static_cast<size_t>(k)] = saved.load(k).floats;
+        progress.add(1);
+        continue;
+      }
       const double* p = packed.data() + 6 * k;
       const auto t = static_cast<size_t>(p[0]);
       const auto img_row = static_cast<std::int64_t>(p[1]), ref_row = static_cast<std::int64_t>(p[2]);
@@ -273,8 +283,15 @@ void run(const Config& cfg, MPI_Comm comm) {
         sc[2 + 3 * j] = static_cast<float>(o.area);
         sc[3 + 3 * j] = static_cast<float>(o.auc);
       }
+      if (task.active()) saved.save(k, ChunkData{{}, out, {}});
       progress.add(1);
     }
+  }
+  if (task.active()) {
+    MPI_Barrier(comm);
+    log::info("explain: array task {} of {} done, pairs saved in {}; the normal run collects them", task.index,
+              task.count, saved.folder());
+    return;
   }
   std::vector<int> owner(static_cast<size_t>(K), 0);
   for (int q = 0; q < ranks; ++q)
@@ -300,6 +317,7 @@ void run(const Config& cfg, MPI_Comm comm) {
   RunFile out(cfg, "explain", comm);
   write_explain(out.file(), res, feats.ids);
   out.commit();
+  if (is_root(comm)) saved.clear();
   if (is_root(comm)) {
     const std::string dir = (std::filesystem::path(opt.run_dir) / "explain").string();
     write_panels(dir, res, stimuli, stim_rows, masks_for_panels(masks, res, hs));

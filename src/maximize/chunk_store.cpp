@@ -14,6 +14,30 @@ const T* data_or_dummy(const std::vector<T>* v) {
 
 }  // namespace
 
+// doubles: seconds, then the model, independent and (with truth) truth scores, equally long.
+ChunkData pack(const ChunkRecord& r) {
+  ChunkData d;
+  d.bytes = r.images;
+  d.floats = r.trajectories;
+  d.doubles.push_back(r.seconds);
+  for (const auto* v : {&r.model, &r.independent, &r.truth}) d.doubles.insert(d.doubles.end(), v->begin(), v->end());
+  return d;
+}
+
+ChunkRecord unpack(ChunkData d, bool truth) {
+  ChunkRecord r;
+  r.images = std::move(d.bytes);
+  r.trajectories = std::move(d.floats);
+  if (d.doubles.empty()) throw std::runtime_error("maximize: a saved chunk has no scores");
+  r.seconds = d.doubles[0];
+  const size_t n = (d.doubles.size() - 1) / (truth ? 3 : 2);
+  auto at = [&](size_t k) { return std::vector<double>(d.doubles.begin() + 1 + k * n, d.doubles.begin() + 1 + (k + 1) * n); };
+  r.model = at(0);
+  r.independent = at(1);
+  if (truth) r.truth = at(2);
+  return r;
+}
+
 ChunkStore::ChunkStore(const h5::File& f, bool resumed, const Results& r, std::int64_t n_chunks, bool truth)
     : f_(f),
       image_cols_(r.restarts * r.size * r.size * 3),

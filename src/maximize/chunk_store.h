@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/chunk_cache.h"
 #include "core/mpi.h"
 #include "io/h5.h"
 #include "maximize/results.h"
@@ -25,6 +26,10 @@ struct ChunkRecord {
   std::vector<double> model, independent, truth;
   double seconds = 0;
 };
+
+// A record as a job-array chunk file (core/chunk_cache.h) and back.
+ChunkData pack(const ChunkRecord& record);
+ChunkRecord unpack(ChunkData data, bool truth);
 
 class ChunkStore {
  public:

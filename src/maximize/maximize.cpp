@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 
+#include "core/chunk_cache.h"
 #include "core/log.h"
 #include "core/mpi.h"
 #include "core/progress.h"
@@ -79,24 +80,6 @@ class NaturalInit {
   std::unique_ptr<StimulusSet> set_;
 };
 
-// What a .partial must have been written for to be resumed: every maximize key, the seed and threads, and
-// the identity (creation time) of each input file.
-std::string resume_key(const Config& cfg, const std::vector<std::string>& inputs) {
-  std::string key;
-  for (const auto& spec : config_schema()) {
-    const std::string k = spec.key;
-    if (k.rfind("maximize.", 0) != 0 && k != "seed" && k != "threads") continue;
-    const bool list =
-        spec.kind == KeyKind::StringList || spec.kind == KeyKind::RealList || spec.kind == KeyKind::IntList;
-    key += k + "=" + (!cfg.has(k) ? std::string("~") : list ? join(cfg.strings(k)) : cfg.str(k)) + ";";
-  }
-  for (const auto& path : inputs) {
-    auto f = h5::File::open(path, h5::Mode::Read);
-    key +=
-        path + "@" + (f.has_attr("created_utc") ? f.read_attr_string("created_utc") : std::string("?")) + ";";
-  }
-  return key;
-}
 
 std::vector<std::int64_t> best_rows(const std::vector<double>& natural, std::int64_t n,
                                     std::int64_t t_count) {
@@ -189,27 +172,44 @@ void run(const Config& cfg, MPI_Comm comm) {
   }
   const auto best_natural = best_rows(res.model.natural, n_natural, n_targets);
 
-  // 5. The output file and its resume record: a .partial written for the same inputs keeps its done chunks.
+  // 5. Where results go. A job-array task saves its chunks as files and writes no stage file
+  // (core/chunk_cache.h); a normal run keeps its resume record in maximize.h5.partial and collects the
+  // chunks that array tasks saved instead of computing them.
   const auto target_chunks = chunks(n_targets, opt.targets_per_pass);
   const auto n_chunks = static_cast<std::int64_t>(target_chunks.size());
   const std::int64_t R = opt.restarts, S = opt.image_size;
-  RunFile out(cfg, "maximize", comm, resume_key(cfg, {features_path, model_path, responses_path}));
-  ChunkStore store(out.file(), out.resumed(), res, n_chunks, truth != nullptr);
-  const auto done = store.done();
-  std::vector<std::int64_t> mine;
-  std::int64_t skipped = 0;
-  for (auto c : my_chunks(n_chunks, my_rank, ranks)) {
-    if (done[static_cast<size_t>(c)])
-      skipped += target_chunks[static_cast<size_t>(c)].size();
-    else
-      mine.push_back(c);
+  const ArrayTask task = array_task(cfg, "maximize");
+  const std::string key = config_key(cfg, "maximize", {features_path, model_path, responses_path});
+  const ChunkCache saved(cfg, "maximize", key);
+  std::unique_ptr<RunFile> out;
+  std::unique_ptr<ChunkStore> store;
+  std::vector<std::uint8_t> done(static_cast<size_t>(n_chunks), 0);
+  if (!task.active()) {
+    out = std::make_unique<RunFile>(cfg, "maximize", comm, key);
+    store = std::make_unique<ChunkStore>(out->file(), out->resumed(), res, n_chunks, truth != nullptr);
+    done = store->done();
+    if (out->resumed()) log::info("maximize: resuming {}", out->partial_path());
+  } else {
+    log::info("maximize: array task {} of {}: chunks saved in {}", task.index, task.count, saved.folder());
   }
-  if (out.resumed()) log::info("maximize: resuming {}", out.partial_path());
+  std::vector<std::int64_t> mine;
+  std::set<std::int64_t> from_files;
+  std::int64_t skipped = 0;
+  for (auto c : task.my_chunks(n_chunks, my_rank, ranks)) {
+    const bool have_file = saved.has(c);
+    if (done[static_cast<size_t>(c)] || (task.active() && have_file)) {
+      skipped += target_chunks[static_cast<size_t>(c)].size();
+      continue;
+    }
+    mine.push_back(c);
+    if (have_file) from_files.insert(c);
+  }
   // Collective writes need the same number of calls on every rank: pad with empty rounds.
   auto rounds = static_cast<std::int64_t>(mine.size());
   MPI_Allreduce(MPI_IN_PLACE, &rounds, 1, MPI_INT64_T, MPI_MAX, comm);
 
-  // 6. My chunks of targets: optimize, then score the stored images cleanly.
+  // 6. My chunks of targets: optimize (or load what an array task saved), then score the stored images
+  // cleanly.
   Optimizer optimizer(opt, model, readout, device);
   std::unique_ptr<NaturalInit> natural_init;
   if (opt.init == Init::Natural)
@@ -222,7 +222,9 @@ void run(const Config& cfg, MPI_Comm comm) {
     const std::int64_t c = have ? mine[static_cast<size_t>(k)] : -1;
     const Range tr = have ? target_chunks[static_cast<size_t>(c)] : Range{};
     ChunkRecord rec;
-    if (have) {
+    if (have && from_files.count(c)) {
+      rec = unpack(saved.load(c), truth != nullptr);
+    } else if (have) {
       ChunkJob job{tr.begin, tr.size(), {}};
       if (natural_init) job.init_rgb = natural_init->images(tr.begin, tr.size());
       ChunkResult result = optimizer.run(job);
@@ -234,13 +236,20 @@ void run(const Config& cfg, MPI_Comm comm) {
       rec.model = score_features(readout, features);
       rec.independent = score_features(independent.readout, features);
       if (truth) rec.truth = truth->score(rec.images.data(), b, S);
+      if (task.active()) saved.save(c, pack(rec));
     }
-    store.write(c, tr, have ? &rec : nullptr);
+    if (store) store->write(c, tr, have ? &rec : nullptr);
     if (have) progress.add(tr.size());
+  }
+  if (task.active()) {
+    MPI_Barrier(comm);
+    log::info("maximize: array task {} of {} done; the normal run of the stage collects the chunks",
+              task.index, task.count);
+    return;
   }
   double my_wall = std::chrono::duration<double>(Clock::now() - t_opt).count();
   MPI_Allreduce(&my_wall, &res.optimize_wall_seconds, 1, MPI_DOUBLE, MPI_MAX, comm);
-  store.finish(res);  // every chunk, this run's and resumed ones, in target order
+  store->finish(res);  // every chunk, this run's and resumed ones, in target order
   res.passes = n_chunks * opt.steps;
 
   // 7. Validation summary and output.
@@ -270,7 +279,7 @@ void run(const Config& cfg, MPI_Comm comm) {
       image_steps / std::max(res.optimize_rank_seconds, 1e-9),
       res.optimize_rank_seconds / static_cast<double>(n_targets));
 
-  write_results(out.file(), opt, targets, voxels.n_voxels, independent, res);
+  write_results(out->file(), opt, targets, voxels.n_voxels, independent, res);
   bool grid_ok = true;
   if (opt.grid && my_rank == 0) {
     try {
@@ -283,7 +292,8 @@ void run(const Config& cfg, MPI_Comm comm) {
   }
   if (!all_ok(grid_ok, comm))
     throw std::runtime_error("maximize: writing the PNG grids failed (see the log)");
-  out.commit();
+  out->commit();
+  if (is_root(comm)) saved.clear();
   log::info("maximize: done in {:.1f} s", std::chrono::duration<double>(Clock::now() - t_start).count());
 }
 

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "core/chunk_cache.h"
 #include "core/log.h"
 #include "core/mpi.h"
 #include "core/progress.h"
@@ -148,7 +149,8 @@ MatchTargets targets_for(const std::vector<LayerDecoding>& dec, const std::vecto
 
 Reconstructions reconstruct_images(const Options& opt, const Inputs& in,
                                    const std::vector<LayerDecoding>& dec,
-                                   const std::vector<std::int64_t>& picks, MPI_Comm comm) {
+                                   const std::vector<std::int64_t>& picks, const ArrayTask& task,
+                                   const ChunkCache& saved, MPI_Comm comm) {
   Reconstructions r;
   r.image_size = opt.opt.image_size;
   r.iterations = opt.opt.iterations;
@@ -209,8 +211,15 @@ Reconstructions reconstruct_images(const Options& opt, const Inputs& in,
   std::vector<std::vector<float>> floats(static_cast<size_t>(n_chunks));
   {
     Progress progress("reconstruct: images", n, comm);
-    for (auto c : my_chunks(n_chunks, me, ranks)) {
+    for (auto c : task.my_chunks(n_chunks, me, ranks)) {
       const Range rg = ranges[static_cast<size_t>(c)];
+      if (saved.has(c)) {  // saved by a job-array task
+        ChunkData d = saved.load(c);
+        bytes[static_cast<size_t>(c)] = std::move(d.bytes);
+        floats[static_cast<size_t>(c)] = std::move(d.floats);
+        progress.add(rg.size());
+        continue;
+      }
       const std::vector<std::int64_t> chunk_rows(rows.begin() + rg.begin, rows.begin() + rg.end);
       const at::Tensor originals = load_images(*stimuli, chunk_rows, r.image_size);
       std::vector<at::Tensor> outputs{originals};
@@ -242,9 +251,11 @@ Reconstructions reconstruct_images(const Options& opt, const Inputs& in,
         }
       }
       for (const auto& l : losses) f.insert(f.end(), l.data_ptr<float>(), l.data_ptr<float>() + l.numel());
+      if (task.active()) saved.save(c, ChunkData{b, f, {}});
       progress.add(rg.size());
     }
   }
+  if (task.active()) return r;  // the normal run gathers the chunks
   // Feature sizes of the eval layers (from a probe on every rank, so owners and receivers agree).
   for (const auto& feat : eval->features(at::zeros({1, 3, s, s}, at::TensorOptions(device))))
     dims.push_back(feat.size(1));
@@ -314,9 +325,17 @@ void run(const Config& cfg, MPI_Comm comm) {
   std::vector<LayerDecoding> decoded;
   for (const auto& layer : in.layers) decoded.push_back(decode_layer(opt, in, layer, picks, comm));
 
-  // 3. Latent decoding (seed 004).
+  // A job-array task does only its share of the pixel optimization (core/chunk_cache.h).
+  const ArrayTask task = array_task(cfg, "reconstruct");
+  if (task.active() && !opt.pixel_optimization)
+    throw ConfigError("reconstruct: array.tasks splits the pixel optimization of the test images, which "
+                      "reconstruct.pixel_optimization turns off; run it as one job");
+  const ChunkCache saved(cfg, "reconstruct",
+                         config_key(cfg, "reconstruct", {opt.features_path, opt.responses_path}));
+
+  // 3. Latent decoding (seed 004); an array task leaves it to the normal run.
   std::unique_ptr<LatentResult> latent;
-  if (!opt.latent.generator.empty()) {
+  if (!opt.latent.generator.empty() && !task.active()) {
     const auto stimuli = deterministic("reconstruct", [&] {
       return StimulusSet::open(resolve_images(opt.images, in.features, cfg.run_dir()), opt.brick_dataset);
     });
@@ -348,7 +367,13 @@ void run(const Config& cfg, MPI_Comm comm) {
   std::unique_ptr<Reconstructions> rec;
   std::vector<MethodScores> scores;
   if (opt.pixel_optimization) {
-    rec = std::make_unique<Reconstructions>(reconstruct_images(opt, in, decoded, picks, comm));
+    rec = std::make_unique<Reconstructions>(reconstruct_images(opt, in, decoded, picks, task, saved, comm));
+    if (task.active()) {
+      MPI_Barrier(comm);
+      log::info("reconstruct: array task {} of {} done, images saved in {}; the normal run collects them",
+                task.index, task.count, saved.folder());
+      return;
+    }
     for (const auto& m : rec->methods) {
       scores.push_back(score_method(*rec, m));
       const auto& s = scores.back();
@@ -377,6 +402,7 @@ void run(const Config& cfg, MPI_Comm comm) {
   if (rec) write_reconstructions(f, *rec, scores);
   if (latent) write_latent(f, *latent, in.test_ids);
   out.commit();
+  if (is_root(comm)) saved.clear();
   if (is_root(comm)) {
     const std::string dir = (std::filesystem::path(cfg.run_dir()) / "reconstruct").string();
     if (rec) write_reconstruction_grids(dir, *rec);

@@ -2,8 +2,9 @@
 # The ci pipeline through a real Slurm on localhost (slurm/submit.sh + slurm/stage.sbatch + srun --mpi=pmix).
 #   tests/slurm/test_slurm.sh DEEPVOX REFERENCE_RUN_DIR WORK_DIR
 # 1. Installs Slurm + munge from Debian when missing (root + apt; otherwise SKIP), starts a one-node cluster.
-# 2. Submits every stage of the reference run as an afterok chain (WAIT=1) and checks each job COMPLETED and
-#    each stage file is bit-identical to the reference (a direct mpirun run, tests/resume/ci_run.sh).
+# 2. Submits every stage of the reference run as an afterok chain (WAIT=1; maximize, explain and reconstruct
+#    as 2-task job arrays, ARRAY=2) and checks each job COMPLETED and each stage file is bit-identical to the
+#    reference (a direct mpirun run, tests/resume/ci_run.sh).
 # 3. A stage failing on rank 1 fails its job, the chain's next job is cancelled, submit.sh exits non-zero.
 # 4. scontrol requeue of a running extract (what preemption or a node failure does): the rerun sees
 #    SLURM_RESTART_COUNT=1, resumes from the .partial and gives the reference's features.
@@ -93,7 +94,8 @@ if want pipeline; then
   t0=$(date +%s)
   # Own deadlines (timeout) keep the test ahead of CTest's, so the trap always stops the daemons.
   # shellcheck disable=SC2086 # one argument per stage
-  WAIT=1 RANKS=2 THREADS=1 TIME=00:15:00 timeout 600 "$root/slurm/submit.sh" "$ref/config.yaml" $stages -- \
+  # ARRAY=2: maximize, explain and reconstruct each run as a 2-task job array plus the collecting job.
+  WAIT=1 ARRAY=2 RANKS=2 THREADS=1 TIME=00:15:00 timeout 600 "$root/slurm/submit.sh" "$ref/config.yaml" $stages -- \
     --set run_dir="$work/run" --set progress=never >submit.txt 2>&1 || {
     cat submit.txt deepvox-*.out >&2 || true
     fail "the pipeline through Slurm failed"
@@ -101,7 +103,8 @@ if want pipeline; then
   cat submit.txt
   echo "pipeline through Slurm: $(($(date +%s) - t0)) s"
   while read -r stage id; do
-    [ "$(job_field "$id" JobState)" = COMPLETED ] || fail "job $id ($stage) is $(job_field "$id" JobState)"
+    # An array job has one line per task: every task must have completed.
+    [ "$(job_field "$id" JobState | sort -u)" = COMPLETED ] || fail "job $id ($stage) is $(job_field "$id" JobState)"
   done <submit.txt
   files=$(cd "$ref" && ls -- *.h5)
   [ -n "$files" ] || fail "the reference run has no stage files"
