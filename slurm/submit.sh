@@ -31,8 +31,9 @@ prev=""
 ids=()
 names=()
 last=${stages[-1]}
-submit_array() {  # STAGE: prints the array job's id
+submit_array() {  # STAGE [deepvox options]: prints the array job's id
   local stage=$1 dep=()
+  shift
   [ -n "$prev" ] && dep=(--dependency="afterok:$prev")
   sbatch --parsable --array="0-$((array - 1))" --job-name="deepvox-$stage-array" --chdir="$PWD" "${args[@]}" \
     "${dep[@]}" --export=ALL,DEEPVOX_ROOT="$root" "$root/slurm/stage.sbatch" "$stage" "$config" "$@"
