@@ -13,7 +13,6 @@
 //   Every option is shorthand for a config key: `extract --batch-size 8` is
 //   `--set extract.batch_size=8`, and `--run-dir D` is `--set run_dir=D`.
 #include <boost/program_options.hpp>
-
 #include <functional>
 #include <iostream>
 #include <string>
@@ -93,14 +92,20 @@ struct Stage {
 // Pipeline order (decisions.md): import builds the demo subject, then the stages that use it.
 const std::vector<Stage>& stages() {
   static const std::vector<Stage> table = {
-      {"import", "read a fMRI dataset (or build the demo virtual subject) into responses.h5", DEEPVOX_STAGE_IMPORT},
+      {"import", "read a fMRI dataset (or build the demo virtual subject) into responses.h5",
+       DEEPVOX_STAGE_IMPORT},
       {"extract", "multi-layer CNN activations of every stimulus, adaptively pooled, into features.h5",
        DEEPVOX_STAGE_EXTRACT},
-      {"fit", "voxelwise ridge encoding models with cross-validated lambda per voxel into model.h5", DEEPVOX_STAGE_FIT},
-      {"synth", "synthetic fMRI responses to unseen images, compared with real repetitions", DEEPVOX_STAGE_SYNTH},
-      {"decode", "category decoders trained on synthetic or real responses, tested on real fMRI", DEEPVOX_STAGE_DECODE},
-      {"maximize", "activation maximization of voxels and ROIs through the encoding model", DEEPVOX_STAGE_MAXIMIZE},
-      {"reconstruct", "images from brain activity: feature decoding plus pixel optimization", DEEPVOX_STAGE_RECONSTRUCT},
+      {"fit", "voxelwise ridge encoding models with cross-validated lambda per voxel into model.h5",
+       DEEPVOX_STAGE_FIT},
+      {"synth", "synthetic fMRI responses to unseen images, compared with real repetitions",
+       DEEPVOX_STAGE_SYNTH},
+      {"decode", "category decoders trained on synthetic or real responses, tested on real fMRI",
+       DEEPVOX_STAGE_DECODE},
+      {"maximize", "activation maximization of voxels and ROIs through the encoding model",
+       DEEPVOX_STAGE_MAXIMIZE},
+      {"reconstruct", "images from brain activity: feature decoding plus pixel optimization",
+       DEEPVOX_STAGE_RECONSTRUCT},
       {"explain", "parallel-backpropagation maps of the features two images share", DEEPVOX_STAGE_EXPLAIN},
   };
   return table;
@@ -121,13 +126,12 @@ std::string usage() {
     name.resize(13, ' ');
     u += "  " + name + s.summary + (s.run ? "" : " [not built yet]") + "\n";
   }
-  u +=
-      "  pipeline     every built stage in order\n\n"
-      "Tools:\n"
-      "  inspect      print what an HDF5 stage file holds: deepvox inspect FILE.h5 [--full]\n"
-      "  config       print the resolved config (defaults <- --config <- --set) as YAML\n"
-      "  keys         list every config key with its default and meaning\n\n"
-      "Run `deepvox <command> --help` for the options of one command.\n";
+  u += "  pipeline     every built stage in order\n\n"
+       "Tools:\n"
+       "  inspect      print what an HDF5 stage file holds: deepvox inspect FILE.h5 [--full]\n"
+       "  config       print the resolved config (defaults <- --config <- --set) as YAML\n"
+       "  keys         list every config key with its default and meaning\n\n"
+       "Run `deepvox <command> --help` for the options of one command.\n";
   return u;
 }
 
@@ -135,14 +139,16 @@ std::string usage() {
 po::options_description stage_options() {
   po::options_description o("Options");
   o.add_options()("help,h", "show this help")("config,c", po::value<std::string>()->default_value(""),
-                                                "YAML config file (documented defaults for missing keys)")(
-      "set,s", po::value<std::vector<std::string>>()->composing(), "override a key: --set fit.folds=10 (repeatable)");
+                                              "YAML config file (documented defaults for missing keys)")(
+      "set,s", po::value<std::vector<std::string>>()->composing(),
+      "override a key: --set fit.folds=10 (repeatable)");
   return o;
 }
 
 // Turns leftover `--some-key value` / `--some-key=value` into overrides of `<command>.some_key`
 // (or the top-level `some_key`), so every flag is shorthand for a --set.
-std::vector<std::string> shorthand_overrides(const std::string& command, const std::vector<std::string>& rest) {
+std::vector<std::string> shorthand_overrides(const std::string& command,
+                                             const std::vector<std::string>& rest) {
   Config probe;
   std::vector<std::string> out;
   for (size_t i = 0; i < rest.size(); ++i) {
@@ -186,7 +192,9 @@ std::vector<std::string> shorthand_overrides(const std::string& command, const s
         }
       }
     }
-    if (!matched) throw ConfigError("unknown option '--" + arg + "' for '" + command + "' (no config key " + command + "." + key + " or " + key + ")");
+    if (!matched)
+      throw ConfigError("unknown option '--" + arg + "' for '" + command + "' (no config key " + command +
+                        "." + key + " or " + key + ")");
   }
   return out;
 }
@@ -238,7 +246,8 @@ int run_command(const std::string& command, const std::vector<std::string>& args
   po::notify(vm);
   if (vm.count("help")) {
     if (root) {
-      std::cout << "usage: deepvox " << command << " [--config FILE] [--set key=value ...] [--<key> value ...]\n\n"
+      std::cout << "usage: deepvox " << command
+                << " [--config FILE] [--set key=value ...] [--<key> value ...]\n\n"
                 << (stage ? stage->summary : "every built stage in order") << "\n\n"
                 << o << "\nKeys of this command (also settable as --<key with - for _>):\n";
       for (const auto& s : deepvox::config_schema()) {
@@ -252,7 +261,8 @@ int run_command(const std::string& command, const std::vector<std::string>& args
   }
 
   // 1. Resolve and validate the whole config before anything runs.
-  std::vector<std::string> overrides = vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  std::vector<std::string> overrides =
+      vm.count("set") ? vm["set"].as<std::vector<std::string>>() : std::vector<std::string>{};
   auto rest = po::collect_unrecognized(parsed.options, po::include_positional);
   for (auto& s : shorthand_overrides(command, rest)) overrides.push_back(s);
   Config cfg = Config::load(vm["config"].as<std::string>(), overrides);
@@ -262,12 +272,16 @@ int run_command(const std::string& command, const std::vector<std::string>& args
     return 0;
   }
 
-  if (cfg.integer("array.tasks") != 0 && command != "maximize" && command != "explain" && command != "reconstruct")
-    throw ConfigError("array.tasks applies to maximize, explain and reconstruct (their targets are independent "
-                      "chunks), not to '" + command + "'");
+  if (cfg.integer("array.tasks") != 0 && command != "maximize" && command != "explain" &&
+      command != "reconstruct")
+    throw ConfigError(
+        "array.tasks applies to maximize, explain and reconstruct (their targets are independent "
+        "chunks), not to '" +
+        command + "'");
 
   // 2. Threads per rank, then the stage(s).
-  deepvox::log::info("deepvox {} on {} rank(s), run_dir {}", deepvox::version(), deepvox::size(), cfg.run_dir());
+  deepvox::log::info("deepvox {} on {} rank(s), run_dir {}", deepvox::version(), deepvox::size(),
+                     cfg.run_dir());
   deepvox::apply_threads(cfg);
   if (cfg.integer("debug.fail_on_rank") == deepvox::rank()) {
     throw std::runtime_error("injected failure in '" + command + "' (debug.fail_on_rank)");
@@ -282,8 +296,10 @@ int run_command(const std::string& command, const std::vector<std::string>& args
     return 0;
   }
   for (const auto& s : stages()) {
-    if (s.run) run_stage(s, cfg);
-    else deepvox::log::info("pipeline: skipping '{}' (not built in this version)", s.name);
+    if (s.run)
+      run_stage(s, cfg);
+    else
+      deepvox::log::info("pipeline: skipping '{}' (not built in this version)", s.name);
   }
   return 0;
 }

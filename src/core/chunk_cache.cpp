@@ -22,7 +22,8 @@ std::vector<std::int64_t> ArrayTask::my_chunks(std::int64_t n_chunks, int r, int
 ArrayTask array_task(const Config& cfg, const std::string& stage) {
   ArrayTask t;
   const long count = cfg.integer("array.tasks"), index = cfg.integer("array.task");
-  if (count < 0) throw ConfigError("array.tasks must be 0 (no job array) or more, not " + std::to_string(count));
+  if (count < 0)
+    throw ConfigError("array.tasks must be 0 (no job array) or more, not " + std::to_string(count));
   if (count > 0 && (index < 0 || index >= count)) {
     throw ConfigError(stage + ": array.task " + std::to_string(index) + " is outside 0.." +
                       std::to_string(count - 1) + " (array.tasks " + std::to_string(count) + ")");

@@ -289,8 +289,8 @@ void run(const Config& cfg, MPI_Comm comm) {
   }
   if (task.active()) {
     MPI_Barrier(comm);
-    log::info("explain: array task {} of {} done, pairs saved in {}; the normal run collects them", task.index,
-              task.count, saved.folder());
+    log::info("explain: array task {} of {} done, pairs saved in {}; the normal run collects them",
+              task.index, task.count, saved.folder());
     return;
   }
   std::vector<int> owner(static_cast<size_t>(K), 0);

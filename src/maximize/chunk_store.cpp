@@ -20,7 +20,8 @@ ChunkData pack(const ChunkRecord& r) {
   d.bytes = r.images;
   d.floats = r.trajectories;
   d.doubles.push_back(r.seconds);
-  for (const auto* v : {&r.model, &r.independent, &r.truth}) d.doubles.insert(d.doubles.end(), v->begin(), v->end());
+  for (const auto* v : {&r.model, &r.independent, &r.truth})
+    d.doubles.insert(d.doubles.end(), v->begin(), v->end());
   return d;
 }
 
@@ -31,7 +32,9 @@ ChunkRecord unpack(ChunkData d, bool truth) {
   if (d.doubles.empty()) throw std::runtime_error("maximize: a saved chunk has no scores");
   r.seconds = d.doubles[0];
   const size_t n = (d.doubles.size() - 1) / (truth ? 3 : 2);
-  auto at = [&](size_t k) { return std::vector<double>(d.doubles.begin() + 1 + k * n, d.doubles.begin() + 1 + (k + 1) * n); };
+  auto at = [&](size_t k) {
+    return std::vector<double>(d.doubles.begin() + 1 + k * n, d.doubles.begin() + 1 + (k + 1) * n);
+  };
   r.model = at(0);
   r.independent = at(1);
   if (truth) r.truth = at(2);

@@ -80,7 +80,6 @@ class NaturalInit {
   std::unique_ptr<StimulusSet> set_;
 };
 
-
 std::vector<std::int64_t> best_rows(const std::vector<double>& natural, std::int64_t n,
                                     std::int64_t t_count) {
   std::vector<std::int64_t> best(static_cast<size_t>(t_count), 0);

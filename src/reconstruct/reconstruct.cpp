@@ -328,8 +328,9 @@ void run(const Config& cfg, MPI_Comm comm) {
   // A job-array task does only its share of the pixel optimization (core/chunk_cache.h).
   const ArrayTask task = array_task(cfg, "reconstruct");
   if (task.active() && !opt.pixel_optimization)
-    throw ConfigError("reconstruct: array.tasks splits the pixel optimization of the test images, which "
-                      "reconstruct.pixel_optimization turns off; run it as one job");
+    throw ConfigError(
+        "reconstruct: array.tasks splits the pixel optimization of the test images, which "
+        "reconstruct.pixel_optimization turns off; run it as one job");
   const ChunkCache saved(cfg, "reconstruct",
                          config_key(cfg, "reconstruct", {opt.features_path, opt.responses_path}));
 
