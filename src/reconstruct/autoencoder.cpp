@@ -4,6 +4,7 @@
 #include <torch/script.h>
 
 #include <cmath>
+#include <filesystem>
 #include <random>
 #include <stdexcept>
 #include <vector>
@@ -139,12 +140,21 @@ AutoencoderReport train_autoencoder(const at::Tensor& images, const AutoencoderO
       log::info("reconstruct: autoencoder epoch {}/{}: reconstruction MSE {:.5f}", epoch + 1, o.epochs, mean);
   }
   for (auto& p : params) p.set_requires_grad(false);
+  // Temporary names, renamed once both are written: a killed run never leaves a half-written generator
+  // that a rerun would take as trained.
   try {
-    dec.save(generator_path);
-    enc.save(encoder_path);
+    const auto dir = std::filesystem::path(generator_path).parent_path();
+    if (!dir.empty()) std::filesystem::create_directories(dir);
+    enc.save(encoder_path + ".tmp");
+    dec.save(generator_path + ".tmp");
+    std::filesystem::rename(encoder_path + ".tmp", encoder_path);
+    std::filesystem::rename(generator_path + ".tmp", generator_path);
   } catch (const c10::Error& e) {
     throw std::runtime_error("cannot save the autoencoder to " + generator_path + " / " + encoder_path +
                              ": " + e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    throw std::runtime_error("cannot save the autoencoder to " + generator_path + " / " + encoder_path + ": " +
+                             e.what());
   }
   return report;
 }
