@@ -88,7 +88,7 @@ struct CortexOptions {
   std::vector<std::string> selective_categories = {"mammals", "birds"};
   std::string selective_roi = "animal_selective";
   std::string network = "mobilenet_v2", weights;
-  std::vector<std::string> layers = {"block_5_expand_relu", "block_10_expand_relu", "block_13_expand_relu"};
+  std::vector<std::string> layers = {"block_13_expand_relu", "block_16_expand_relu", "out_relu"};
   std::uint64_t seed = 0;
 };
 
