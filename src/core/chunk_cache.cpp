@@ -12,11 +12,22 @@ namespace deepvox {
 
 namespace fs = std::filesystem;
 
+Range ArrayTask::block(std::int64_t n_chunks) const {
+  return active() ? block_range(n_chunks, index, count) : Range{0, n_chunks};
+}
+
 std::vector<std::int64_t> ArrayTask::my_chunks(std::int64_t n_chunks, int r, int p) const {
-  const Range block = active() ? block_range(n_chunks, index, count) : Range{0, n_chunks};
+  const Range b = block(n_chunks);
   std::vector<std::int64_t> out;
-  for (std::int64_t c = block.begin + r; c < block.end; c += p) out.push_back(c);
+  for (std::int64_t c = b.begin + r; c < b.end; c += p) out.push_back(c);
   return out;
+}
+
+std::int64_t ArrayTask::items(const std::vector<Range>& chunks) const {
+  const Range b = block(static_cast<std::int64_t>(chunks.size()));
+  std::int64_t n = 0;
+  for (std::int64_t c = b.begin; c < b.end; ++c) n += chunks[static_cast<size_t>(c)].size();
+  return n;
 }
 
 ArrayTask array_task(const Config& cfg, const std::string& stage) {

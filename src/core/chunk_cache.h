@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/mpi.h"
 
 namespace deepvox {
 
@@ -22,8 +23,12 @@ struct ArrayTask {
   int index = 0;
   int count = 0;  // 0: not an array task; the run does every chunk and writes the stage file
   bool active() const { return count > 0; }
-  // The chunks of [0, n_chunks) that rank r of p computes: this task's block, round robin over the ranks.
+  // This task's contiguous block of the chunks [0, n_chunks) (all of them when not an array task).
+  Range block(std::int64_t n_chunks) const;
+  // The chunks rank r of p computes: this task's block, round robin over the ranks.
   std::vector<std::int64_t> my_chunks(std::int64_t n_chunks, int r, int p) const;
+  // Items (targets, images) in this task's block of chunks: the total its progress line counts to.
+  std::int64_t items(const std::vector<Range>& chunks) const;
 };
 
 // array.task / array.tasks of the config; throws ConfigError for out-of-range values.

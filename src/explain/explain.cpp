@@ -245,7 +245,7 @@ void run(const Config& cfg, MPI_Comm comm) {
   const ChunkCache saved(cfg, "explain",
                          config_key(cfg, "explain", {opt.features_path, opt.model_path, opt.responses_path}));
   {
-    Progress progress("explain: pairs", K, comm);
+    Progress progress("explain: pairs", task.block(K).size(), comm);
     for (auto k : task.my_chunks(K, me, ranks)) {
       if (saved.has(k)) {
         results[static_cast<size_t>(k)] = saved.load(k).floats;

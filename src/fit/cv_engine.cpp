@@ -9,6 +9,7 @@
 #include "core/log.h"
 #include "core/mpi.h"
 #include "core/progress.h"
+#include "fit/cv_checkpoint.h"
 #include "fit/folds.h"
 #include "fit/ridge_solver.h"
 
@@ -141,7 +142,8 @@ void broadcast(LambdaPredictor<T>& pred, int root, MPI_Comm comm) {
 }  // namespace
 
 template <typename T>
-Choice cross_validate(const Problem<T>& prob, ResponseSource<T>& src, const VoxelLayout& layout) {
+Choice cross_validate(const Problem<T>& prob, ResponseSource<T>& src, const VoxelLayout& layout,
+                      CvCheckpoint* checkpoint, std::int64_t fit_index) {
   const std::int64_t nv = layout.local(), L = static_cast<std::int64_t>(prob.lambdas.size());
   const std::int64_t C = static_cast<std::int64_t>(prob.candidates.size());
   // acc[(c * L + l) * nv + j]: score of candidate c, lambda l, local voxel j, summed over folds.
@@ -174,10 +176,20 @@ Choice cross_validate(const Problem<T>& prob, ResponseSource<T>& src, const Voxe
                pred.hat_form() ? "hat matrices" : "factored");
     return pred;
   };
+  // Tasks a killed run finished (their sums are in acc now) are skipped.
+  const std::int64_t first = checkpoint ? checkpoint->begin(fit_index, tasks, C * L, layout, acc) : 0;
+  if (first > 0)
+    log::info("fit [{}]: resuming: {} of {} cross-validation tasks were done", prob.label, first, tasks);
+  if (first == tasks)
+    for (size_t i = 0; i < src.count(); ++i) {
+      const auto& blk = src.get(i);
+      std::copy(blk.valid.begin(), blk.valid.end(), ch.valid.begin() + (blk.col0 - layout.begin()));
+    }
   {
     Progress progress("fit [" + prob.label + "] cross-validation", tasks * total_blocks, layout.comm());
+    progress.add_skipped(first * static_cast<std::int64_t>(src.count()));
     Mat<T> yt, yv, pred;
-    for (std::int64_t t0 = 0; t0 < tasks; t0 += per_round) {
+    for (std::int64_t t0 = first; t0 < tasks; t0 += per_round) {
       const std::int64_t t1 = std::min(tasks, t0 + per_round);
       std::vector<LambdaPredictor<T>> preds(static_cast<size_t>(t1 - t0));
       // Every rank computes its task of the round at the same time, then the results are exchanged.
@@ -192,7 +204,7 @@ Choice cross_validate(const Problem<T>& prob, ResponseSource<T>& src, const Voxe
         for (size_t i = 0; i < src.count(); ++i) {
           const auto& blk = src.get(i);
           const std::int64_t j0 = blk.col0 - layout.begin();
-          if (t == 0) std::copy(blk.valid.begin(), blk.valid.end(), ch.valid.begin() + j0);
+          if (t == first) std::copy(blk.valid.begin(), blk.valid.end(), ch.valid.begin() + j0);
           gather(blk.train, rows.train, {}, yt);
           gather(blk.train, rows.eval, {}, yv);
           const std::vector<double> ybar = center_columns(yt, prob.intercept);
@@ -203,6 +215,7 @@ Choice cross_validate(const Problem<T>& prob, ResponseSource<T>& src, const Voxe
           progress.add(1);
         }
       }
+      if (checkpoint) checkpoint->record(t0, t1, layout, acc);
     }
   }
 
@@ -341,8 +354,10 @@ RefitResult refit(const Problem<T>& prob, const Choice& choice, ResponseSource<T
   return res;
 }
 
-template Choice cross_validate<float>(const Problem<float>&, ResponseSource<float>&, const VoxelLayout&);
-template Choice cross_validate<double>(const Problem<double>&, ResponseSource<double>&, const VoxelLayout&);
+template Choice cross_validate<float>(const Problem<float>&, ResponseSource<float>&, const VoxelLayout&,
+                                      CvCheckpoint*, std::int64_t);
+template Choice cross_validate<double>(const Problem<double>&, ResponseSource<double>&, const VoxelLayout&,
+                                       CvCheckpoint*, std::int64_t);
 template RefitResult refit<float>(const Problem<float>&, const Choice&, ResponseSource<float>&,
                                   const VoxelLayout&, const WeightWriter*);
 template RefitResult refit<double>(const Problem<double>&, const Choice&, ResponseSource<double>&,

@@ -42,8 +42,12 @@ struct Choice {
   std::int64_t at_lower_edge = 0, at_upper_edge = 0;  // local counts, valid voxels only
 };
 
+class CvCheckpoint;
+
+// checkpoint (optional): resume record of fit number fit_index in the output file (cv_checkpoint.h).
 template <typename T>
-Choice cross_validate(const Problem<T>& prob, ResponseSource<T>& src, const VoxelLayout& layout);
+Choice cross_validate(const Problem<T>& prob, ResponseSource<T>& src, const VoxelLayout& layout,
+                      CvCheckpoint* checkpoint = nullptr, std::int64_t fit_index = 0);
 
 // Per local voxel results of the refit on all training stimuli.
 struct RefitResult {

@@ -14,6 +14,7 @@
 #include "core/mpi.h"
 #include "core/run_file.h"
 #include "fit/blas.h"
+#include "fit/cv_checkpoint.h"
 #include "fit/cv_engine.h"
 #include "fit/folds.h"
 #include "fit/inputs.h"
@@ -192,8 +193,19 @@ void run_typed(const Config& cfg, const Options& opt, MPI_Comm comm) {
   if (prob.banded)
     log::info("fit: banded ridge over {} band-weight candidates ({} search)", prob.candidates.size(),
               opt.banded_search);
+  // The output file, opened first: it holds the cross-validation's resume record (cv_checkpoint.h). A
+  // resumed .partial keeps only that record; anything else a killed run wrote is written again.
+  RunFile out(cfg, "model", comm, config_key(cfg, "fit", {opt.features_path, opt.responses_path}));
+  h5::File& f = out.file();
+  if (out.resumed()) {
+    log::info("fit: resuming {}", out.partial_path());
+    for (const auto& name : f.children())
+      if (name != "chunks" && H5Ldelete(f.id(), name.c_str(), H5P_DEFAULT) < 0)
+        throw std::runtime_error("fit: cannot clear /" + name + " in " + out.partial_path());
+  }
+  CvCheckpoint checkpoint(f, out.resumed(), cfg.integer("debug.kill_after_chunks"));
   auto t0 = Clock::now();
-  const Choice choice = cross_validate(prob, src, layout);
+  const Choice choice = cross_validate(prob, src, layout, &checkpoint, 0);
   log::info("fit: cross-validation {:.2f} s", seconds_since(t0));
 
   std::int64_t n_valid = 0;
@@ -211,8 +223,6 @@ void run_typed(const Config& cfg, const Options& opt, MPI_Comm comm) {
       100.0 * (lower + upper) / denom, n_valid, 100.0 * lower / denom, 100.0 * upper / denom);
 
   // 6. model.h5 and the refit on all training stimuli, weights streamed to it block by block.
-  RunFile out(cfg, "model", comm);
-  h5::File& f = out.file();
   f.write_vector<double>("lambdas", prob.lambdas);
   f.write_vector<std::int64_t>("folds", folds);
   f.write_vector<float>("features/mean", st.mean);
@@ -283,7 +293,7 @@ void run_typed(const Config& cfg, const Options& opt, MPI_Comm comm) {
       pb.banded = false;
       pb.candidates = {{1.0}};
       pb.label = "layer " + fs.layers[b];
-      const Choice cb = cross_validate(pb, src, layout);
+      const Choice cb = cross_validate(pb, src, layout, &checkpoint, b + 1);
       const RefitResult rb = refit(pb, cb, src, layout, nullptr);
       std::vector<double> lam(static_cast<size_t>(nv), kNaN);
       for (std::int64_t j = 0; j < nv; ++j) {
@@ -391,6 +401,7 @@ void run_typed(const Config& cfg, const Options& opt, MPI_Comm comm) {
     MPI_Allreduce(MPI_IN_PLACE, both, 2, MPI_DOUBLE, MPI_SUM, comm);
     return both[1] > 0 ? both[0] / both[1] : kNaN;
   }();
+  checkpoint.finish();
   out.commit();
   log_compute_summary(comm);
   log::info("fit: mean test r over valid voxels {:.4f}; total {:.2f} s ({:.0f} voxels/s)", mean_r,

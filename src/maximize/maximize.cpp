@@ -213,7 +213,7 @@ void run(const Config& cfg, MPI_Comm comm) {
   std::unique_ptr<NaturalInit> natural_init;
   if (opt.init == Init::Natural)
     natural_init = std::make_unique<NaturalInit>(opt, features_path, res.natural_ids, best_natural);
-  Progress progress("maximize targets", n_targets, comm);
+  Progress progress("maximize targets", task.items(target_chunks), comm);
   progress.add_skipped(skipped);
   const auto t_opt = Clock::now();
   for (std::int64_t k = 0; k < rounds; ++k) {

@@ -210,7 +210,7 @@ Reconstructions reconstruct_images(const Options& opt, const Inputs& in,
   std::vector<std::vector<std::uint8_t>> bytes(static_cast<size_t>(n_chunks));
   std::vector<std::vector<float>> floats(static_cast<size_t>(n_chunks));
   {
-    Progress progress("reconstruct: images", n, comm);
+    Progress progress("reconstruct: images", task.items(ranges), comm);
     for (auto c : task.my_chunks(n_chunks, me, ranks)) {
       const Range rg = ranges[static_cast<size_t>(c)];
       if (saved.has(c)) {  // saved by a job-array task
