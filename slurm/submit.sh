@@ -68,17 +68,20 @@ for stage in "${stages[@]}"; do
   names+=("$stage")
 done
 # sbatch --wait returns 0 for a job cancelled before it ran (an afterok child of a failed stage), so the
-# chain's result is every job's final state.
+# chain's result is the jobs' final states. Each job of the chain waited on its predecessor's afterok, so
+# the last job COMPLETED means every job did (slurmctld forgets finished jobs after MinJobAge, 300 s by
+# default, so the earlier ones of a long chain may be gone by now).
+job_state() {  # an array job shows one line per task: their distinct states
+  {
+    scontrol show job -o "$1" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2
+    if command -v sacct >/dev/null 2>&1; then sacct -n -X -P -o State -j "$1" 2>/dev/null | awk '{print $1}'; fi
+  } | sort -u | tr '\n' ' ' | sed 's/ $//' || true
+}
 if [ "${WAIT:-0}" = 1 ]; then
-  failed=0
+  [ "$(job_state "${ids[-1]}")" = COMPLETED ] && exit 0
   for i in "${!ids[@]}"; do
-    # An array job shows one line per task: all of them must have COMPLETED.
-    state=$(scontrol show job -o "${ids[$i]}" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2 | sort -u |
-      tr '\n' ' ' || true)
-    if [ "$state" != "COMPLETED " ]; then
-      echo "submit: job ${ids[$i]} (${names[$i]}) ended $state" >&2
-      failed=1
-    fi
+    state=$(job_state "${ids[$i]}")
+    [ "$state" = COMPLETED ] || echo "submit: job ${ids[$i]} (${names[$i]}) ended ${state:-(no longer known to Slurm)}" >&2
   done
-  exit $failed
+  exit 1
 fi
