@@ -146,7 +146,9 @@ Pca pca_basis(const at::Tensor& train01, const at::Tensor& test01, std::int64_t 
 
 // Readout of a binary attribute along a linear axis of the latent space: Fisher's discriminant of the
 // training latents, w = (S_w + g I)^-1 (m1 - m0) with a small ridge g (1e-3 of the mean within-class
-// variance), thresholded halfway between the projected class means.
+// variance). The threshold is the LDA decision rule with the training class priors: halfway between the
+// projected class means, shifted by -log(n1 / n0). (Halfway alone ignores the priors, and with an unbalanced
+// attribute it does worse than always answering the majority class.)
 void read_attribute(LatentMethod& m, const Mat<float>& train, const std::vector<std::uint8_t>& train_label,
                     const std::vector<std::uint8_t>& test_label) {
   const std::int64_t z = train.cols;
@@ -160,7 +162,9 @@ void read_attribute(LatentMethod& m, const Mat<float>& train, const std::vector<
   at::Tensor sw = (at::matmul(c1.t(), c1) + at::matmul(c0.t(), c0)) / static_cast<double>(train.rows - 2);
   sw = sw + 1e-3 * sw.diagonal().mean() * at::eye(z, at::kDouble);
   const at::Tensor w = at::linalg_solve(sw, (m1 - m0).unsqueeze(1)).squeeze(1);
-  const double threshold = at::dot(w, (m1 + m0) / 2).item<double>();
+  const double log_prior_ratio =
+      std::log(static_cast<double>(ones.size()) / static_cast<double>(zeros.size()));
+  const double threshold = at::dot(w, (m1 + m0) / 2).item<double>() - log_prior_ratio;
   auto correct = [&](const Mat<float>& latents) {
     const at::Tensor proj = at::matmul(to_tensor(latents).to(at::kDouble), w);
     double c = 0;
