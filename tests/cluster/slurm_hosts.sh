@@ -79,35 +79,13 @@ ClusterName=dvx-cluster
 SlurmctldHost=$name-ctl($subnet.100)
 SlurmctldPort=6817
 SlurmdPort=6818
-SlurmUser=root
-AuthType=auth/munge
-CredType=cred/munge
-# cred_expire also sets how long a requeued job waits before it may start again (default 120 s).
-AuthInfo=socket=$dir/munge/munge.socket,cred_expire=10
-MpiDefault=pmix
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/none
-JobAcctGatherType=jobacct_gather/none
-MailProg=/bin/true
-DependencyParameters=kill_invalid_depend
-SchedulerParameters=sched_interval=5,batch_sched_delay=0
-SlurmdParameters=config_overrides
-# A node that registers again after being down (restarted slurmd) returns to service by itself.
-ReturnToService=2
+$("$local_cluster" conf-common "$dir")
 # Node-loss detection: slurmctld pings every SlurmdTimeout/3 s and marks a node DOWN once it has not
 # answered for SlurmdTimeout s; its jobs then fail with NODE_FAIL, and --requeue jobs are requeued.
 SlurmdTimeout=10
-SlurmctldTimeout=30
-InactiveLimit=0
-KillWait=5
 # A task that dies (crash, OOM kill) ends its whole step: srun would otherwise wait for the other ranks,
 # which block forever in their next collective. (Node loss is different: nobody reports the dead tasks.)
 KillOnBadExit=1
-MinJobAge=600
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool/%n
 TmpFS=$dir/tmp/%n

@@ -6,6 +6,7 @@
 #   tests/slurm/local_cluster.sh env DIR          print `export SLURM_CONF=...` for clients
 #   tests/slurm/local_cluster.sh munge-start DIR  only munged, socket DIR/munge/munge.socket (tests/cluster)
 #   tests/slurm/local_cluster.sh munge-stop DIR   stop that munged
+#   tests/slurm/local_cluster.sh conf-common DIR  print the slurm.conf lines every test cluster shares
 # Everything (config, spool, state, logs, munge socket and pid files) lives in DIR, so the cluster never
 # touches /etc/slurm or a munged the machine may already run. Ports are picked free at start.
 # CPUS (default: the machine's) is what the node declares; more than the machine has needs
@@ -77,6 +78,38 @@ stop_munge() {
   rm -f "$dir/munge/munged.pid"
 }
 
+# The settings every deepvox test cluster shares (this one and tests/cluster/slurm_hosts.sh): root daemons,
+# munge through DIR's private socket, PMIx, no cgroups, no accounting, afterok chains cancelled when a job
+# fails, fast scheduling. Printed for DIR (the munge socket's folder).
+common_conf() {
+  local dir=$1
+  cat <<EOF
+SlurmUser=root
+AuthType=auth/munge
+CredType=cred/munge
+# cred_expire also sets how long a requeued job waits before it may start again (default 120 s).
+AuthInfo=socket=$dir/munge/munge.socket,cred_expire=10
+MpiDefault=pmix
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+JobAcctGatherType=jobacct_gather/none
+MailProg=/bin/true
+DependencyParameters=kill_invalid_depend
+SchedulerParameters=sched_interval=5,batch_sched_delay=0
+SlurmdParameters=config_overrides
+# A node that registers again after being down (restarted slurmd) returns to service by itself.
+ReturnToService=2
+SlurmctldTimeout=30
+InactiveLimit=0
+KillWait=5
+MinJobAge=600
+EOF
+}
+
 start_cluster() {
   local dir=$1 cpus=${2:-$(nproc)}
   mkdir -p "$dir"
@@ -97,29 +130,8 @@ ClusterName=deepvox-local
 SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=$ctld_port
 SlurmdPort=$slurmd_port
-SlurmUser=root
-AuthType=auth/munge
-CredType=cred/munge
-# cred_expire also sets how long a requeued job waits before it may start again (default 120 s).
-AuthInfo=socket=$dir/munge/munge.socket,cred_expire=10
-MpiDefault=pmix
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core
-AccountingStorageType=accounting_storage/none
-JobCompType=jobcomp/none
-JobAcctGatherType=jobacct_gather/none
-MailProg=/bin/true
-DependencyParameters=kill_invalid_depend
-SchedulerParameters=sched_interval=5,batch_sched_delay=0
-SlurmdParameters=config_overrides
-ReturnToService=2
-SlurmctldTimeout=30
+$(common_conf "$dir")
 SlurmdTimeout=30
-InactiveLimit=0
-KillWait=5
-MinJobAge=600
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
 TmpFS=$dir/tmp
@@ -171,6 +183,7 @@ case "$cmd" in
   stop) stop_cluster "${2:?stop needs DIR}" ;;
   munge-start) start_munge "$(mkdir -p "${2:?munge-start needs DIR}" && cd "$2" && pwd)" ;;
   munge-stop) stop_munge "${2:?munge-stop needs DIR}" ;;
+  conf-common) common_conf "$(cd "${2:?conf-common needs DIR}" && pwd)" ;;
   env) echo "export SLURM_CONF=$(cd "${2:?env needs DIR}" && pwd)/slurm.conf" ;;
   *)
     echo "usage: local_cluster.sh install|start DIR [CPUS]|stop DIR|env DIR|munge-start DIR|munge-stop DIR" >&2
