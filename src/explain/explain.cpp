@@ -317,8 +317,8 @@ void run(const Config& cfg, MPI_Comm comm) {
   RunFile out(cfg, "explain", comm);
   write_explain(out.file(), res, feats.ids);
   out.commit();
-  if (is_root(comm)) saved.clear();
   if (is_root(comm)) {
+    saved.clear();
     const std::string dir = (std::filesystem::path(opt.run_dir) / "explain").string();
     write_panels(dir, res, stimuli, stim_rows, masks_for_panels(masks, res, hs));
     log::info("explain: wrote {} and PNG panels in {}", out.final_path(), dir);

@@ -200,8 +200,7 @@ void run_typed(const Config& cfg, const Options& opt, MPI_Comm comm) {
   if (out.resumed()) {
     log::info("fit: resuming {}", out.partial_path());
     for (const auto& name : f.children())
-      if (name != "chunks" && H5Ldelete(f.id(), name.c_str(), H5P_DEFAULT) < 0)
-        throw std::runtime_error("fit: cannot clear /" + name + " in " + out.partial_path());
+      if (name != "chunks") f.remove(name);
   }
   CvCheckpoint checkpoint(f, out.resumed(), cfg.integer("debug.kill_after_chunks"));
   auto t0 = Clock::now();

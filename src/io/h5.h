@@ -139,6 +139,8 @@ class Group : public Object {
   }
   // Children names (sorted by creation/name order as HDF5 lists them).
   std::vector<std::string> children() const;
+  // Unlinks a child (collective in a parallel file), e.g. a resume record once the stage is done.
+  void remove(const std::string& rel) const;
   bool is_group(const std::string& rel) const;
 };
 

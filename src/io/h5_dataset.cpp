@@ -234,6 +234,10 @@ std::vector<std::string> Group::children() const {
   return names;
 }
 
+void Group::remove(const std::string& rel) const {
+  check(H5Ldelete(id(), rel.c_str(), H5P_DEFAULT), "remove '" + rel + "' from " + path_);
+}
+
 bool Group::is_group(const std::string& rel) const {
   H5O_info_t info;
   if (H5Oget_info_by_name(id(), rel.c_str(), &info, H5P_DEFAULT) < 0) return false;

@@ -99,8 +99,7 @@ void ChunkStore::finish(Results& r) {
   r.optimize_rank_seconds = std::accumulate(seconds.begin(), seconds.end(), 0.0);
   // Timings are attributes in a finished file (run-files.md): datasets must be bit-identical across runs.
   f_.group("chunks").write_attr<double>("seconds", seconds);
-  if (H5Ldelete(f_.id(), "chunks/seconds", H5P_DEFAULT) < 0)
-    throw std::runtime_error("maximize: cannot remove chunks/seconds from " + f_.path());
+  f_.remove("chunks/seconds");
 }
 
 }  // namespace deepvox::maximize

@@ -403,8 +403,8 @@ void run(const Config& cfg, MPI_Comm comm) {
   if (rec) write_reconstructions(f, *rec, scores);
   if (latent) write_latent(f, *latent, in.test_ids);
   out.commit();
-  if (is_root(comm)) saved.clear();
   if (is_root(comm)) {
+    saved.clear();
     const std::string dir = (std::filesystem::path(cfg.run_dir()) / "reconstruct").string();
     if (rec) write_reconstruction_grids(dir, *rec);
     if (latent) write_latent_grid(dir, *latent);
