@@ -66,21 +66,8 @@ sl() { "$cluster" client "$work/cluster" "$@"; }
 now() { date +%s.%N; }
 since() { printf '%.1f' "$(echo "$(now) - $1" | bc)"; }
 
-# One field (JobState, Restarts, NodeList, BatchHost, Reason...) of `scontrol show job`.
-job_field() {
-  sl scontrol show job -o "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k {print substr($0, length(k) + 2)}'
-}
-final_state() { case "$1" in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL) return 0 ;; esac; return 1; }
-# Waits until job $1 is in a final state (or $2 seconds pass) and prints that state.
-wait_job() {
-  local id=$1 limit=$2 state=""
-  for _ in $(seq $((limit * 2))); do
-    state=$(job_field "$id" JobState)
-    final_state "$state" && break
-    sleep 0.5
-  done
-  echo "$state"
-}
+# job_field, final_state, wait_job, wait_chunks (tests/resume/lib.sh) reach this cluster through sl.
+slurm_client() { sl "$@"; }
 # The hosts of job $1, one per line.
 job_hosts() { sl scontrol show hostnames "$(job_field "$1" NodeList)"; }
 # Submits extract of the ci stimuli on 2 nodes in directory $1 (more sbatch options in $2); prints the id.
@@ -89,23 +76,6 @@ submit_extract() {
   (cd "$work/$1" && NODES=2 RANKS=2 THREADS=1 TIME=00:10:00 SBATCH_EXTRA=${2:-} sl "$root/slurm/submit.sh" \
     "$ref/config.yaml" extract -- --set run_dir="$work/$1/run" --set extract.images="$ref/stimuli/manifest.csv" \
     --set progress=never) | awk '{print $2}'
-}
-# Waits until the .partial of job $2 records at least $3 chunks; prints "done total".
-wait_chunks() {
-  local partial=$1 id=$2 min=$3 counts state
-  for _ in $(seq 600); do
-    if [ -f "$partial" ]; then
-      counts=$(chunks_done "$partial")
-      if [ "${counts%% *}" != "?" ] && [ "${counts%% *}" -ge "$min" ]; then
-        echo "$counts"
-        return 0
-      fi
-    fi
-    state=$(job_field "$id" JobState)
-    final_state "$state" && fail "job $id ended ($state) before $min chunks were done"
-    sleep 0.25
-  done
-  fail "job $id did not record $min chunks within 150 s"
 }
 # Crashes host $1 and follows Slurm until the node is DOWN and jobs $2... have left RUNNING. Sets t_kill,
 # and the seconds after the crash when the node was first seen not responding (t_noresp), DOWN (t_down),
@@ -190,8 +160,8 @@ if want nodeloss; then
   nr=$(submit_extract norequeue "--no-requeue --nodelist=$nodes")
   rq_partial=$work/requeue/run/features.h5.partial
   nr_partial=$work/norequeue/run/features.h5.partial
-  counts=$(wait_chunks "$rq_partial" "$rq" "$kill_after")
-  nr_counts=$(wait_chunks "$nr_partial" "$nr" 1)
+  counts=$(wait_chunks "$rq_partial" "$rq" "$kill_after" 150)
+  nr_counts=$(wait_chunks "$nr_partial" "$nr" 1 150)
   [ "$(job_field "$nr" BatchHost)" != "$victim" ] || fail "job $nr runs its batch script on $victim"
   crash_node "$victim" "$rq" "$nr"
   at_down=$(chunks_done "$rq_partial")

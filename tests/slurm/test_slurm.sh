@@ -50,43 +50,7 @@ export SLURM_CONF=$work/cluster/slurm.conf
 export DEEPVOX=$exe
 cd "$work"
 
-# One field (JobState, Restarts, ExitCode, Reason...) of `scontrol show job`.
-job_field() {
-  scontrol show job -o "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k {print substr($0, length(k) + 2)}'
-}
-# Waits until job $1 is in a final state (or $2 seconds pass) and prints that state.
-wait_job() {
-  local id=$1 limit=$2 state=""
-  for _ in $(seq $((limit * 2))); do
-    state=$(job_field "$id" JobState)
-    case "$state" in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL)
-      echo "$state"
-      return 0
-      ;;
-    esac
-    sleep 0.5
-  done
-  echo "TIMEOUT_WAITING($state)"
-}
-# Waits until the .partial of a running job records at least $2 chunks; prints "done total".
-wait_chunks() {
-  local partial=$1 min=$2 id=$3 limit=$4 counts state
-  for _ in $(seq $((limit * 4))); do
-    if [ -f "$partial" ]; then
-      counts=$(chunks_done "$partial")
-      if [ "${counts%% *}" != "?" ] && [ "${counts%% *}" -ge "$min" ]; then
-        echo "$counts"
-        return 0
-      fi
-    fi
-    state=$(job_field "$id" JobState)
-    case "$state" in COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY)
-      fail "job $id ended ($state) before $min chunks were done" ;;
-    esac
-    sleep 0.25
-  done
-  fail "job $id did not finish $min chunks within $limit s"
-}
+# job_field, wait_job, wait_chunks: tests/resume/lib.sh.
 
 # --- 2. the pipeline as an afterok chain --------------------------------------------------------------------
 if want pipeline; then
@@ -155,7 +119,7 @@ requeue_case() {
   id=$(cd "$name" && RANKS=2 THREADS=1 TIME=00:05:00 "$root/slurm/submit.sh" "$ref/config.yaml" extract -- \
     --set run_dir="$work/$name/run" --set extract.images="$work/subset/manifest.csv" --set progress=never |
     awk '{print $2}')
-  counts=$(wait_chunks "$work/$name/run/features.h5.partial" 2 "$id" 120)
+  counts=$(wait_chunks "$work/$name/run/features.h5.partial" "$id" 2 120)
   if [ "$how" = requeue ]; then
     scontrol requeue "$id"
   else
