@@ -1,8 +1,8 @@
-// The reconstruct stage end to end on a planted problem (run at 2 ranks): synthetic images, a tiny
+// The reconstruct stage end to end on a planted problem (run at 2 and 4 ranks): synthetic images, a tiny
 // TorchScript encoding network run through the real extract stage, and voxels that are a planted linear
 // function of its features. Checks: identification well above chance with the planted signal, at chance with
-// the voxels shuffled across stimuli, bit-identical files at 2 ranks and at 1 rank, and clear errors for bad
-// inputs.
+// the voxels shuffled across stimuli, bit-identical files at 2 or 4 ranks and at 1 rank, and clear errors for
+// bad inputs.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -192,7 +192,8 @@ TEST(ReconstructStage, PlantedSignalIsIdentifiedAndRanksAgree) {
   const auto a = testkit::dataset_bytes(out), b = testkit::dataset_bytes(single + "/reconstruct.h5");
   EXPECT_EQ(a.size(), b.size());
   for (const auto& [name, bytes] : a)
-    EXPECT_TRUE(b.count(name) && bytes == b.at(name)) << name << " differs between 2 ranks and 1 rank";
+    EXPECT_TRUE(b.count(name) && bytes == b.at(name))
+        << name << " differs between " << deepvox::size() << " ranks and 1 rank";
   MPI_Barrier(MPI_COMM_WORLD);
 }
 
