@@ -91,7 +91,10 @@ def scaling_figure(ctx, rows, stage, out_name):
     for ax, subset, mode in ((axes[0][0], strong, "strong"), (axes[1][0], weak, "weak")):
         if subset:
             _wall_panel(ax, subset, mode)
-        _rank_axis(ax, ticks, cpus, max_ranks, log_y=mode == "strong")
+        else:
+            ax.text(0.5, 0.5, f"no {mode}-scaling runs in this CSV", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=9, color="grey")
+        _rank_axis(ax, ticks, cpus, max_ranks, log_y=mode == "strong" and bool(subset))
 
     ax = axes[0][1]
     if strong and phases:

@@ -5,7 +5,8 @@ one eigh per fold, in memory), on the seeded problem of make_problem.py. Prints 
 voxels/s, peak memory, both ratios, lambda agreement, and the achieved GFLOP/s of deepvox's products
 against a plain sgemm measured in the same run.
 
-usage: run_bench.py --exe build/deepvox [--data DIR] [--work DIR] [--ranks 1,2] [--threads 2] [--skip-sklearn]
+usage: run_bench.py --exe build/deepvox [--data DIR] [--work DIR] [--ranks 1,2] [--threads 2]
+                    [--threads-per-rank T] [--skip-sklearn]
 (--exe may also be build/tests/fit/fit_driver, which runs the same stage code.)
 """
 import argparse
@@ -101,6 +102,8 @@ def main():
     ap.add_argument("--work", default="/tmp/deepvox_fit_bench")
     ap.add_argument("--ranks", default="1,2")
     ap.add_argument("--threads", type=int, default=2, help="cores used by every contender")
+    ap.add_argument("--threads-per-rank", type=int, default=0,
+                    help="deepvox threads per rank (default: --threads divided by the ranks); 1 for rank scaling")
     ap.add_argument("--skip-sklearn", action="store_true")
     a = ap.parse_args()
     if not os.path.exists(os.path.join(a.data, "responses.h5")):
@@ -109,13 +112,17 @@ def main():
         n_vox = f["responses"].shape[1]
     print("load average before: %s" % open("/proc/loadavg").read().split()[:3])
 
+    def per_rank(ranks):
+        return a.threads_per_rank if a.threads_per_rank > 0 else max(1, a.threads // ranks)
+
     results = {}
     for r in [int(v) for v in a.ranks.split(",")]:
-        results["deepvox np%d" % r] = run_deepvox(a.exe, a.data, a.work, r, max(1, a.threads // r))
+        results["deepvox np%d" % r] = run_deepvox(a.exe, a.data, a.work, r, per_rank(r))
     results["numpy (strongest)"] = run_baseline("numpy", a.data, a.work, a.threads)
     if not a.skip_sklearn:
         results["sklearn (straightforward)"] = run_baseline("sklearn", a.data, a.work, a.threads)
-    rate = {t: sgemm_rate(t) for t in sorted({1, a.threads})}
+    ranks = [int(v) for v in a.ranks.split(",")]
+    rate = {t: sgemm_rate(t) for t in sorted({1, a.threads} | {per_rank(r) for r in ranks})}
     print("load average after: %s" % open("/proc/loadavg").read().split()[:3])
 
     ref = results["deepvox np1"] if "deepvox np1" in results else next(iter(results.values()))
@@ -138,7 +145,7 @@ def main():
                                                                        b["compute_s"] / v["wall_s"])
         print(line)
         if "blas_gflops" in v:
-            threads = max(1, a.threads // int(name[-1]))
+            threads = per_rank(int(name[len("deepvox np"):]))
             print("  products: %.0f GFLOP at %.1f GFLOP/s per rank (gemm %.1f) = %.0f%% of plain sgemm %.1f GFLOP/s "
                   "at %d thread(s); lambda on grid edge for %.1f%% of voxels; CV %.2f s, refit+weights %.2f s" %
                   (v["gflop"], v["blas_gflops"], v["gemm_gflops"], 100 * v["blas_gflops"] / rate[threads],

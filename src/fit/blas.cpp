@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -144,5 +145,28 @@ void reset_counters() { g_counters = Counters(); }
 
 void set_threads(int threads) { openblas_set_num_threads(std::max(threads, 1)); }
 int threads() { return openblas_get_num_threads(); }
+std::string core_name() { return openblas_get_corename(); }
+std::string config() { return openblas_get_config(); }
+
+std::string kernel_advice() {
+  // On a Sapphire Rapids VM, Debian 12's OpenBLAS 0.3.21 chose Cooperlake's kernels on one machine and
+  // the generic Prescott ones on another: fit's products ran at 19 GFLOP/s per core, against 99 to 129
+  // with OPENBLAS_CORETYPE=SkylakeX. The variable is read when the library loads, hence advice.
+  const std::string core = core_name();
+  const bool avx512 = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2");
+  const std::string want = avx512 ? "SkylakeX" : "Haswell";
+  static const char* const pre_avx2[] = {
+      "Prescott",   "Core2",     "Penryn", "Dunnington", "Nehalem", "Sandybridge", "Atom",       "Katmai",
+      "Coppermine", "Northwood", "Banias", "Barcelona",  "Opteron", "Bulldozer",   "Piledriver", "Bobcat"};
+  const bool generic =
+      std::any_of(std::begin(pre_avx2), std::end(pre_avx2), [&](const char* c) { return core == c; });
+  const bool slow_avx512 =
+      (core == "Cooperlake" || core == "SapphireRapids") && config().find("0.3.21") != std::string::npos;
+  if (!((avx2 && generic) || (avx512 && slow_avx512))) return "";
+  const std::string build = config();  // "OpenBLAS 0.3.21 DYNAMIC_ARCH ..."
+  return build.substr(0, build.find(' ', 9)) + " chose its " + core + " kernels on a CPU with " +
+         (avx512 ? "AVX-512" : "AVX2") +
+         ", measured up to 5x slower for these products: export OPENBLAS_CORETYPE=" + want + " before mpirun";
+}
 
 }  // namespace deepvox::fit::blas

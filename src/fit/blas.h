@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace deepvox::fit::blas {
 
@@ -33,5 +34,10 @@ void reset_counters();
 // Threads OpenBLAS uses in this process.
 void set_threads(int threads);
 int threads();
+// The kernel set OpenBLAS picked for this CPU (e.g. "SkylakeX") and its build string.
+std::string core_name();
+std::string config();
+// Empty, or what to set when OpenBLAS picked kernels known to be slow on this CPU (docs/fit.md).
+std::string kernel_advice();
 
 }  // namespace deepvox::fit::blas

@@ -28,6 +28,7 @@ struct Options {
   bool float64 = false;
   std::int64_t voxel_block = 1024;
   std::int64_t cache_mb = 4096;
+  std::string weights_io = "auto";  // collective | independent | auto
   bool share_decompositions = true;
   std::uint64_t seed = 0;
 };

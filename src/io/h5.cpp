@@ -31,10 +31,13 @@ Handle fixed_string_type(size_t width) {
   return t;
 }
 
-// Transfer properties: collective MPI-IO for parallel files.
-Handle transfer_props(bool parallel) {
+// Transfer properties: collective (or independent) MPI-IO for parallel files.
+Handle transfer_props(bool parallel, Transfer mode) {
   Handle p(H5Pcreate(H5P_DATASET_XFER), "create transfer properties");
-  if (parallel) check(H5Pset_dxpl_mpio(p.id(), H5FD_MPIO_COLLECTIVE), "set collective transfer");
+  if (parallel)
+    check(
+        H5Pset_dxpl_mpio(p.id(), mode == Transfer::collective ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT),
+        "set MPI-IO transfer mode");
   return p;
 }
 

@@ -52,16 +52,21 @@ struct Block {
   std::int64_t col0 = 0, cols = 0;
 };
 
+// How a parallel file moves a block: collective (MPI-IO two-phase, aggregated by the library) or
+// independent (each rank's own pwrites; faster for strided blocks from many ranks on one node).
+enum class Transfer { collective, independent };
+
 struct CreateOptions {
-  Shape chunk;              // empty: contiguous (the only layout parallel writes of big blocks like)
-  int deflate = 0;          // gzip level; serial files only (HDF5 1.10 cannot write filters in parallel)
+  Shape chunk;                  // empty: contiguous (the only layout parallel writes of big blocks like)
+  int deflate = 0;              // gzip level; serial files only (HDF5 1.10 cannot write filters in parallel)
   bool allocate_early = false;  // preallocate storage (resume needs stable, flushed datasets)
 };
 
 class Object {
  public:
   Object() = default;
-  Object(Handle h, std::string path, bool parallel) : h_(std::move(h)), path_(std::move(path)), parallel_(parallel) {}
+  Object(Handle h, std::string path, bool parallel)
+      : h_(std::move(h)), path_(std::move(path)), parallel_(parallel) {}
   hid_t id() const { return h_.id(); }
   const std::string& path() const { return path_; }
   bool parallel() const { return parallel_; }
@@ -101,9 +106,11 @@ class Dataset : public Object {
   std::string type_name() const;  // "float32", "int64", "string[12]", ...
   bool is_string() const;
 
-  // Block I/O. Collective in a parallel file. data is row-major rows x cols.
+  // Block I/O. Collective in a parallel file (every rank calls) unless a write asks for independent
+  // MPI-IO, where each rank writes its block alone and a rank without one need not call.
+  // data is row-major rows x cols.
   template <typename T>
-  void write_block(const Block& b, const T* data) const;
+  void write_block(const Block& b, const T* data, Transfer mode = Transfer::collective) const;
   template <typename T>
   void read_block(const Block& b, T* data) const;
   // Whole-dataset helpers (every rank reads all; in a parallel file rank 0 writes all).
@@ -122,9 +129,9 @@ class Group : public Object {
  public:
   using Object::Object;
   bool exists(const std::string& rel) const;
-  Group group(const std::string& rel) const;        // open
-  Group create_group(const std::string& rel) const;  // creates missing parents
-  Group require_group(const std::string& rel) const; // open or create
+  Group group(const std::string& rel) const;          // open
+  Group create_group(const std::string& rel) const;   // creates missing parents
+  Group require_group(const std::string& rel) const;  // open or create
   Dataset dataset(const std::string& rel) const;
   template <typename T>
   Dataset create_dataset(const std::string& rel, const Shape& shape, const CreateOptions& opt = {}) const;

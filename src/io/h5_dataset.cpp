@@ -60,9 +60,9 @@ std::pair<Handle, Handle> select_block(const Dataset& d, const Block& b) {
 }  // namespace
 
 template <typename T>
-void Dataset::write_block(const Block& b, const T* data) const {
+void Dataset::write_block(const Block& b, const T* data, Transfer mode) const {
   auto [fspace, mspace] = select_block(*this, b);
-  Handle xfer = transfer_props(parallel_);
+  Handle xfer = transfer_props(parallel_, mode);
   if (H5Sget_select_npoints(fspace.id()) == 0) check(H5Sselect_none(mspace.id()), "select none");
   check(H5Dwrite(id(), native_type<T>(), mspace.id(), fspace.id(), xfer.id(), data), "write " + path_);
 }
@@ -246,7 +246,7 @@ bool Group::is_group(const std::string& rel) const {
 
 // ---------------- explicit instantiations ----------------
 #define DEEPVOX_H5_INSTANTIATE_DATA(T)                                                                     \
-  template void Dataset::write_block<T>(const Block&, const T*) const;                                     \
+  template void Dataset::write_block<T>(const Block&, const T*, Transfer) const;                           \
   template void Dataset::read_block<T>(const Block&, T*) const;                                            \
   template std::vector<T> Dataset::read_all<T>() const;                                                    \
   template void Dataset::write_all<T>(const std::vector<T>&) const;                                        \

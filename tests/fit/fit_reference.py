@@ -174,11 +174,14 @@ def case_degenerate():
     write_inputs(d, [("a", x[:, :8])], y[:, 4:], train, test)
     err = fit(d, ["fit.layers=[nope]"], expect_fail=True)
     assert "nope" in err, err
+    err = fit(d, ["fit.weights_io=sometimes"], expect_fail=True)
+    assert "fit.weights_io" in err and "sometimes" in err, err
     print("errors name their cause")
 
 
 def case_ranks():
-    """model.h5 is bit-identical at 1, 2 and 4 ranks (fixed voxel blocks), plain+per-layer and banded."""
+    """model.h5 is bit-identical at 1, 2 and 4 ranks (fixed voxel blocks), plain+per-layer and banded,
+    with /weights written collectively or independently."""
     rng = np.random.default_rng(5)
     layers, x, y, train, test = make_problem(rng, 90, (20, 30), 53, 20)
     trials = {"stimulus_index": np.repeat(np.arange(90), 2).astype(np.int64),
@@ -189,7 +192,10 @@ def case_ranks():
     plain = block7 + ["fit.per_layer=true", "fit.lambdas=[0.1,1,10,100,1000]"]
     banded = block7 + ["fit.banded=true", "fit.banded_candidates=4", "fit.lambdas=[1,10]"]
     block20 = ["fit.voxel_block=20"]  # 3 blocks: at 4 ranks one rank has no voxel
-    groups = [("plain + per-layer", [(plain, 1), (plain, 2), (plain, 4)]),
+    # 4 ranks on one node write /weights independently (fit.weights_io auto); both modes are forced too.
+    groups = [("plain + per-layer", [(plain, 1), (plain, 2), (plain, 4),
+                                     (plain + ["fit.weights_io=independent"], 2),
+                                     (plain + ["fit.weights_io=collective"], 4)]),
               ("banded", [(banded, 1), (banded, 2)]),
               ("3 blocks; decompositions shared or not", [(block20, 1), (block20, 4),
                                                           (block20 + ["fit.share_decompositions=false"], 2)])]
