@@ -31,6 +31,17 @@ int size(MPI_Comm comm) {
 }
 bool is_root(MPI_Comm comm) { return rank(comm) == 0; }
 
+bool one_node(MPI_Comm comm) {
+  MPI_Comm node;
+  MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+  int node_size = 0;
+  MPI_Comm_size(node, &node_size);
+  MPI_Comm_free(&node);
+  int all = node_size == size(comm) ? 1 : 0;
+  MPI_Allreduce(MPI_IN_PLACE, &all, 1, MPI_INT, MPI_MIN, comm);
+  return all == 1;
+}
+
 std::string host_name() {
   char buf[MPI_MAX_PROCESSOR_NAME] = {0};
   int len = 0;

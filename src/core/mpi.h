@@ -22,6 +22,8 @@ int rank(MPI_Comm comm = MPI_COMM_WORLD);
 int size(MPI_Comm comm = MPI_COMM_WORLD);
 bool is_root(MPI_Comm comm = MPI_COMM_WORLD);
 std::string host_name();
+// Collective: true on every rank iff all ranks of comm share one node (one shared-memory domain).
+bool one_node(MPI_Comm comm = MPI_COMM_WORLD);
 
 // Half-open range [begin, end).
 struct Range {

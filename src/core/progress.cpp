@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "core/log.h"
+#include "core/mpi.h"
 
 namespace deepvox {
 namespace {
@@ -17,9 +18,12 @@ std::string format_seconds(double s) {
   if (s < 0 || s > 1e7) return "?";
   char buf[32];
   int h = static_cast<int>(s) / 3600, m = (static_cast<int>(s) % 3600) / 60, sec = static_cast<int>(s) % 60;
-  if (h > 0) std::snprintf(buf, sizeof buf, "%dh%02dm%02ds", h, m, sec);
-  else if (m > 0) std::snprintf(buf, sizeof buf, "%dm%02ds", m, sec);
-  else std::snprintf(buf, sizeof buf, "%.1fs", s);
+  if (h > 0)
+    std::snprintf(buf, sizeof buf, "%dh%02dm%02ds", h, m, sec);
+  else if (m > 0)
+    std::snprintf(buf, sizeof buf, "%dm%02ds", m, sec);
+  else
+    std::snprintf(buf, sizeof buf, "%.1fs", s);
   return buf;
 }
 }  // namespace
@@ -42,20 +46,14 @@ Progress::Progress(std::string label, std::int64_t total, MPI_Comm comm)
   // One-sided counters only when every rank shares rank 0's node: there OpenMPI's shared-memory window
   // is fast and needs no progress from rank 0. Across hosts its TCP windows either fail to allocate
   // or make every add() wait for rank 0, so rank 0 extrapolates from its own share instead.
-  MPI_Comm node;
-  MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-  int node_size = 0;
-  MPI_Comm_size(node, &node_size);
-  MPI_Comm_free(&node);
-  int one_node = node_size == size_ ? 1 : 0;
-  MPI_Allreduce(MPI_IN_PLACE, &one_node, 1, MPI_INT, MPI_MIN, comm_);
-  if (one_node) {
+  if (one_node(comm_)) {
     // Rank 0 owns two counters [done, skipped]; other ranks expose an empty window.
     MPI_Aint bytes = root_ ? static_cast<MPI_Aint>(2 * sizeof(std::int64_t)) : 0;
     MPI_Win_allocate(bytes, sizeof(std::int64_t), MPI_INFO_NULL, comm_, &counter_, &win_);
     if (root_) counter_[0] = counter_[1] = 0;
   }
-  if (root_) enabled_ = g_mode == ProgressMode::Always || (g_mode == ProgressMode::Auto && isatty(STDERR_FILENO));
+  if (root_)
+    enabled_ = g_mode == ProgressMode::Always || (g_mode == ProgressMode::Auto && isatty(STDERR_FILENO));
   MPI_Barrier(comm_);
   start_ = last_ = std::chrono::steady_clock::now();
 }

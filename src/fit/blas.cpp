@@ -152,7 +152,7 @@ std::string kernel_advice() {
   // On a Sapphire Rapids VM, Debian 12's OpenBLAS 0.3.21 chose Cooperlake's kernels on one machine and
   // the generic Prescott ones on another: fit's products ran at 19 GFLOP/s per core, against 99 to 129
   // with OPENBLAS_CORETYPE=SkylakeX. The variable is read when the library loads, hence advice.
-  const std::string core = core_name();
+  const std::string core = core_name(), build = config();  // build: "OpenBLAS 0.3.21 DYNAMIC_ARCH ..."
   const bool avx512 = __builtin_cpu_supports("avx512f"), avx2 = __builtin_cpu_supports("avx2");
   const std::string want = avx512 ? "SkylakeX" : "Haswell";
   static const char* const pre_avx2[] = {
@@ -161,9 +161,8 @@ std::string kernel_advice() {
   const bool generic =
       std::any_of(std::begin(pre_avx2), std::end(pre_avx2), [&](const char* c) { return core == c; });
   const bool slow_avx512 =
-      (core == "Cooperlake" || core == "SapphireRapids") && config().find("0.3.21") != std::string::npos;
+      (core == "Cooperlake" || core == "SapphireRapids") && build.find("0.3.21") != std::string::npos;
   if (!((avx2 && generic) || (avx512 && slow_avx512))) return "";
-  const std::string build = config();  // "OpenBLAS 0.3.21 DYNAMIC_ARCH ..."
   return build.substr(0, build.find(' ', 9)) + " chose its " + core + " kernels on a CPU with " +
          (avx512 ? "AVX-512" : "AVX2") +
          ", measured up to 5x slower for these products: export OPENBLAS_CORETYPE=" + want + " before mpirun";

@@ -110,15 +110,10 @@ void log_compute_summary(MPI_Comm comm) {
 // node, independent writes of those rows beat MPI-IO's two-phase aggregation from 4 ranks up (16-core
 // Sapphire Rapids, 1.6 GB of weights: 5.9 s -> 1.2 s at 8 ranks), while at 2 ranks and across nodes
 // (parallel file systems with byte-range locks) collective is the safe choice.
-h5::Transfer weights_transfer(const std::string& mode, MPI_Comm comm) {
-  if (mode != "auto") return mode == "independent" ? h5::Transfer::independent : h5::Transfer::collective;
-  int ranks = 1, node_ranks = 1;
-  MPI_Comm_size(comm, &ranks);
-  MPI_Comm node;
-  MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-  MPI_Comm_size(node, &node_ranks);
-  MPI_Comm_free(&node);
-  return ranks >= 4 && node_ranks == ranks ? h5::Transfer::independent : h5::Transfer::collective;
+h5::Transfer weights_transfer(WeightsIo mode, MPI_Comm comm) {
+  const bool independent =
+      mode == WeightsIo::Auto ? size(comm) >= 4 && one_node(comm) : mode == WeightsIo::Independent;
+  return independent ? h5::Transfer::independent : h5::Transfer::collective;
 }
 
 VoxelVec field(const VoxelLayout& layout, const std::vector<double>& local) {

@@ -58,9 +58,12 @@ Options read_options(const Config& cfg) {
   if (o.voxel_block < 1) throw ConfigError("fit.voxel_block must be >= 1");
   o.cache_mb = cfg.integer("fit.cache_mb");
   if (o.cache_mb < 0) throw ConfigError("fit.cache_mb must be >= 0");
-  o.weights_io = cfg.str("fit.weights_io");
-  if (o.weights_io != "auto" && o.weights_io != "collective" && o.weights_io != "independent")
-    throw ConfigError("fit.weights_io must be auto, collective or independent (got '" + o.weights_io + "')");
+  const std::string io = cfg.str("fit.weights_io");
+  if (io != "auto" && io != "collective" && io != "independent")
+    throw ConfigError("fit.weights_io must be auto, collective or independent (got '" + io + "')");
+  o.weights_io = io == "auto"         ? WeightsIo::Auto
+                 : io == "collective" ? WeightsIo::Collective
+                                      : WeightsIo::Independent;
   o.share_decompositions = cfg.flag("fit.share_decompositions");
   o.seed = static_cast<std::uint64_t>(cfg.integer("seed"));
   return o;

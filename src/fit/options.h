@@ -11,6 +11,8 @@
 namespace deepvox::fit {
 
 enum class ZScore { Train, Fold, None };
+// MPI-IO mode of the /weights writes; Auto: independent when >= 4 ranks share one node (fit.cpp).
+enum class WeightsIo { Auto, Collective, Independent };
 
 struct Options {
   std::string features_path, responses_path;
@@ -28,7 +30,7 @@ struct Options {
   bool float64 = false;
   std::int64_t voxel_block = 1024;
   std::int64_t cache_mb = 4096;
-  std::string weights_io = "auto";  // collective | independent | auto
+  WeightsIo weights_io = WeightsIo::Auto;
   bool share_decompositions = true;
   std::uint64_t seed = 0;
 };

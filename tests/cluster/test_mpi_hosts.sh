@@ -33,9 +33,7 @@ if [ ! -f "$ref/features.h5" ] || [ ! -f "$ref/model.h5" ]; then
 fi
 "$hosts" probe || skip "cannot make network namespaces, veths and a bridge here"
 
-rm -rf "$work"
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
+work=$(empty_dir "$work")
 # Long commands run in the background while the script waits for them (`wait` returns as soon as a signal
 # arrives, a foreground command would delay the trap until it ends); the trap then stops them.
 launcher=""

@@ -42,9 +42,7 @@ fi
 
 # A cluster left by an earlier run that was killed hard (CTest's timeout sends SIGKILL, no trap runs).
 [ -d "$work/cluster" ] && "$cluster" stop "$work/cluster"
-rm -rf "$work"
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
+work=$(empty_dir "$work")
 # A long client command (sbatch --wait) runs in the background while the script waits for it: `wait` returns
 # as soon as a signal arrives (a foreground command would delay the trap until it ends).
 waiting=""

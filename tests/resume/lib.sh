@@ -11,6 +11,13 @@ fail() {
   exit 1
 }
 
+# Empties DIR (creating it) and prints its absolute path: work=$(empty_dir "$work").
+empty_dir() {
+  rm -rf "$1"
+  mkdir -p "$1"
+  (cd "$1" && pwd)
+}
+
 # Every stage the binary has built, in pipeline order (the `Stages` block of `deepvox --help`).
 built_stages() {
   "$1" --help | awk '/^Stages/{s=1;next} /^$/{s=0} s && !/not built/ && $1 != "pipeline" {printf "%s ", $1}'

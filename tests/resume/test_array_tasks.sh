@@ -16,9 +16,7 @@ source "$root/tests/resume/lib.sh"
 [ -s "$ref/stages.txt" ] || skip "no reference run in $ref (the ci_reference_run fixture skipped)"
 ref=$(cd "$ref" && pwd)
 
-rm -rf "$work"
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
+work=$(empty_dir "$work")
 cp -r "$ref"/. "$work"/
 cd "$work"
 stage_run() {  # RANKS STAGE [options]: one run through jobs/run_stage.sh, log in $work/logs

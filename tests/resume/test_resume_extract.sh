@@ -18,9 +18,7 @@ ref=$(cd "$ref" 2>/dev/null && pwd) || skip "no reference run in $2 (the ci_refe
 compare=$root/tests/resume/compare_runs.py
 kill_after=${KILL_AFTER:-8}
 [ -f "$ref/features.h5" ] || skip "no reference features.h5 in $ref (extract is not built)"
-rm -rf "$work"
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
+work=$(empty_dir "$work")
 manifest=$ref/stimuli/manifest.csv
 extract() { # extract RUN_DIR IMAGES [more options]: the stage through jobs/run_stage.sh, 2 ranks x 1 thread
   local run_dir=$1 images=$2

@@ -17,9 +17,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root/tests/resume/lib.sh"
 [ -f "$ref/model.h5" ] || skip "no reference run with model.h5 in $ref"
 ref=$(cd "$ref" && pwd)
-rm -rf "$work"
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
+work=$(empty_dir "$work")
 fit() { # RUN_DIR RANKS [options]: fit on copies of the reference inputs, with per-layer fits
   local run_dir=$1 ranks=$2
   shift 2

@@ -35,9 +35,7 @@ fi
 
 # A cluster left by an earlier run that was killed hard (CTest's timeout sends SIGKILL, no trap runs).
 [ -d "$work/cluster" ] && "$cluster" stop "$work/cluster"
-rm -rf "$work"
-mkdir -p "$work"
-work=$(cd "$work" && pwd)
+work=$(empty_dir "$work")
 cleanup() {
   local rc=$?
   "$cluster" stop "$work/cluster" || true
