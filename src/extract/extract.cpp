@@ -48,7 +48,6 @@ Options read_options(const Config& cfg) {
   o.net.name = cfg.str("extract.network");
   o.net.weights = cfg.has("extract.weights") ? cfg.str("extract.weights") : "";
   o.net.device = cfg.str("extract.device");
-  o.net.inference_only = true;
   o.layers = cfg.strings("extract.layers");
   o.input_size = static_cast<int>(cfg.integer("extract.input_size"));
   if (o.input_size == 0) o.input_size = nets::default_input_size(o.net.name);

@@ -166,7 +166,7 @@ std::unique_ptr<Network> load_network(const NetworkSpec& spec) {
     module->load_torchscript(weights);
     return std::make_unique<ModuleNetwork<AlexNet>>(spec.name, module, weights, device);
   }
-  return make_torchscript_network(weights, spec.device, spec.probe_size, spec.inference_only);
+  return make_torchscript_network(weights, spec.device, spec.probe_size);
 }
 
 }  // namespace deepvox::nets

@@ -24,9 +24,6 @@ struct NetworkSpec {
   std::string weights;  // model.json, Keras .h5 or TorchScript .pt; "" = default_weights(name)
   std::string device = "cpu";
   int probe_size = 0;  // torchscript only: input size of the probe forward that finds its layers (0 = 224)
-  // No gradients will be asked for (extract): a TorchScript module is then frozen, which folds its batch
-  // normalizations into the convolutions (about 1.1x faster on CPU).
-  bool inference_only = false;
 };
 
 class Network {

@@ -12,7 +12,7 @@ namespace {
 
 class TorchScriptNetwork : public Network {
  public:
-  TorchScriptNetwork(const std::string& path, const std::string& device, int probe_size, bool inference_only)
+  TorchScriptNetwork(const std::string& path, const std::string& device, int probe_size)
       : path_(path), device_(device) {
     try {
       module_ = torch::jit::load(path, device_);
@@ -35,7 +35,7 @@ class TorchScriptNetwork : public Network {
       }
     }
     if (names_.empty()) throw std::runtime_error("TorchScript model " + path + " returns no layers");
-    if (inference_only) freeze_for_inference();
+    freeze();
   }
 
   std::vector<std::string> layer_names() const override { return names_; }
@@ -76,8 +76,15 @@ class TorchScriptNetwork : public Network {
   }
 
   // Freezing needs a module that does not mutate its attributes in forward; any other keeps running
-  // unfrozen (same results, slower), with a warning.
-  void freeze_for_inference() {
+  // unfrozen (same results, slower), with a warning. LibTorch 1.13 inlines the submodules' methods into
+  // the frozen graph only while the graph executor optimizes: frozen under maximize's
+  // setGraphExecutorOptimize(false), the graph kept calls to methods freezing had removed.
+  void freeze() {
+    struct OptimizeWhileFreezing {
+      const bool saved = torch::jit::getGraphExecutorOptimize();
+      OptimizeWhileFreezing() { torch::jit::setGraphExecutorOptimize(true); }
+      ~OptimizeWhileFreezing() { torch::jit::setGraphExecutorOptimize(saved); }
+    } optimize;
     try {
       module_ = torch::jit::freeze(module_);
     } catch (const c10::Error& e) {
@@ -95,8 +102,8 @@ class TorchScriptNetwork : public Network {
 }  // namespace
 
 std::unique_ptr<Network> make_torchscript_network(const std::string& path, const std::string& device,
-                                                  int probe_size, bool inference_only) {
-  return std::make_unique<TorchScriptNetwork>(path, device, probe_size, inference_only);
+                                                  int probe_size) {
+  return std::make_unique<TorchScriptNetwork>(path, device, probe_size);
 }
 
 }  // namespace deepvox::nets

@@ -15,7 +15,6 @@ EvalNetwork::EvalNetwork(const EvalNetworkOptions& o, const std::string& device)
   spec.weights = o.weights;
   spec.device = device;
   spec.probe_size = o.input_size;
-  spec.inference_only = true;  // only scores images, never backpropagates
   std::shared_ptr<nets::Network> net;
   try {
     net = nets::load_network(spec);

@@ -9,6 +9,7 @@ Writes, from torchvision's AlexNet with seeded random weights (torch.manual_seed
   alexnet_wrong.pt      a TorchScript module whose features.0 has 32 filters, not 64 (a wrong weights file)
   probe_dict.pt         a small TorchScript module returning a dict, without a layer_names() method
   alexnet_<layer>.f32 + alexnet.json   activations at every tap on inputs_224.f32 (float32; NCHW or [N,D])
+  alexnet_grad_features.5.f32   d sum(features.5) / d input for the first input image ([1,3,224,224])
 """
 import json
 import os
@@ -56,7 +57,7 @@ def main():
     # The reference: torchvision's own modules, run one by one (seed 0, as exported above).
     model = export_torchscript.build("alexnet", None, 0, 1000)
     x = np.fromfile(f"{out}/inputs_224.f32", dtype="<f4").reshape(-1, 224, 224, 3)
-    x = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
+    x = x0 = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous()
     acts = {}
     with torch.no_grad():
         for i, layer in enumerate(model.features):
@@ -68,6 +69,13 @@ def main():
         for i, layer in enumerate(model.classifier):
             x = layer(x)
             acts[f"classifier.{i}"] = x.clone()
+    # The input gradient of sum(features.5) for the first image (maximize and explain backpropagate).
+    first = x0[:1].clone().requires_grad_(True)
+    y = first
+    for layer in model.features[:6]:
+        y = layer(y)
+    y.sum().backward()
+    first.grad.numpy().astype("<f4").tofile(f"{out}/alexnet_grad_features.5.f32")
     shapes = {}
     for name in TAPS:
         acts[name].numpy().astype("<f4").tofile(f"{out}/alexnet_{name}.f32")

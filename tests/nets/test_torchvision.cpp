@@ -1,6 +1,7 @@
 // AlexNet (built-in, torchvision layout) and the generic TorchScript network against torchvision itself
 // (alexnet_reference.py: seeded random weights, same inputs).
 #include <gtest/gtest.h>
+#include <torch/csrc/jit/python/update_graph_executor_opt.h>
 #include <torch/types.h>
 
 #include "fixtures.h"
@@ -94,6 +95,26 @@ TEST(TorchScript, GradientReachesTheInput) {
   net->forward(x, {"features.5"}).at("features.5").sum().backward();
   ASSERT_TRUE(x.grad().defined());
   EXPECT_GT(x.grad().abs().sum().item<double>(), 0.0);
+}
+
+// TorchScript networks are frozen, and maximize, reconstruct and explain run them with the graph executor's
+// optimizations off. Frozen that way, LibTorch 1.13 kept calls to the removed submodule methods and the
+// forward failed. Check the input gradient in both modes against torchvision's (alexnet_reference.py).
+TEST(TorchScript, FrozenInputGradientMatchesTorchvisionInBothExecutorModes) {
+  const at::Tensor reference = read_f32(fixture_dir() + "/alexnet_grad_features.5.f32", {1, 3, 224, 224});
+  const bool saved = torch::jit::getGraphExecutorOptimize();
+  for (const bool optimize : {false, true}) {
+    torch::jit::setGraphExecutorOptimize(optimize);
+    auto net = load_network({"torchscript", fixture_dir() + "/alexnet_dict.pt"});
+    at::Tensor x = test::read_inputs(224, 1).requires_grad_(true);
+    for (int pass = 0; pass < 3; ++pass) {  // the profiling executor changes plans after its first runs
+      x.mutable_grad() = at::Tensor();
+      net->forward(x, {"features.5"}).at("features.5").sum().backward();
+      ASSERT_TRUE(x.grad().defined()) << "optimize=" << optimize;
+      EXPECT_LE(relative_error(x.grad(), reference), 1e-4) << "optimize=" << optimize << " pass " << pass;
+    }
+  }
+  torch::jit::setGraphExecutorOptimize(saved);
 }
 
 }  // namespace
