@@ -134,6 +134,7 @@ void write_results(const h5::File& f, const Options& o, const std::vector<Target
   // Timings are attributes, not datasets: they are the only thing that differs between rank counts.
   f.write_attr<double>("optimize_wall_seconds", r.optimize_wall_seconds);
   f.write_attr<double>("optimize_rank_seconds", r.optimize_rank_seconds);
+  f.write_attr<double>("optimize_loop_seconds", r.optimize_loop_seconds);
   f.write_attr<double>("seconds_per_target",
                        r.optimize_rank_seconds / static_cast<double>(std::max<std::int64_t>(T, 1)));
   f.write_attr<double>("passes_per_second",

@@ -32,7 +32,8 @@ struct Results {
   ModelScores truth;                 // the virtual subject's ground truth (empty when unavailable)
   std::string truth_note;            // why there is no truth score, when there is none
   double optimize_rank_seconds = 0;  // summed over ranks
-  double optimize_wall_seconds = 0;  // slowest rank
+  double optimize_wall_seconds = 0;  // slowest rank, clean scoring and chunk writes included
+  double optimize_loop_seconds = 0;  // slowest rank, its optimization loops alone (what benchmarks compare)
   std::int64_t passes = 0;           // forward/backward passes, summed over chunks
 };
 
