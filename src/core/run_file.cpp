@@ -10,10 +10,7 @@
 #include "core/log.h"
 #include "core/mpi.h"
 #include "core/text.h"
-
-#ifndef DEEPVOX_VERSION
-#define DEEPVOX_VERSION "unknown"
-#endif
+#include "deepvox_version.h"  // generated at build time (cmake/version.cmake)
 
 namespace deepvox {
 namespace {
