@@ -5,7 +5,6 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <omp.h>
-#include <torch/csrc/jit/python/update_graph_executor_opt.h>
 
 #include <algorithm>
 #include <chrono>
@@ -32,6 +31,7 @@
 #include "maximize/scoring.h"
 #include "maximize/targets.h"
 #include "maximize/truth.h"
+#include "nets/torchscript_network.h"
 
 namespace deepvox::maximize {
 namespace {
@@ -99,12 +99,7 @@ void run(const Config& cfg, MPI_Comm comm) {
   // every new batch shape or grad mode cost up to 1.5x a step (measured on Inception V3) and its CPU
   // optimizations gain nothing for convolutions; one execution path also keeps results independent of
   // how many passes ran before (the rank count).
-  const bool jit_optimize = torch::jit::getGraphExecutorOptimize();
-  torch::jit::setGraphExecutorOptimize(false);
-  struct Restore {
-    bool value;
-    ~Restore() { torch::jit::setGraphExecutorOptimize(value); }
-  } restore{jit_optimize};
+  const nets::GraphExecutorOptimizeScope unoptimized(false);
 
   // 1. Options, device, inputs.
   const Options opt = read_options(cfg);

@@ -80,11 +80,7 @@ class TorchScriptNetwork : public Network {
   // the frozen graph only while the graph executor optimizes: frozen under maximize's
   // setGraphExecutorOptimize(false), the graph kept calls to methods freezing had removed.
   void freeze() {
-    struct OptimizeWhileFreezing {
-      const bool saved = torch::jit::getGraphExecutorOptimize();
-      OptimizeWhileFreezing() { torch::jit::setGraphExecutorOptimize(true); }
-      ~OptimizeWhileFreezing() { torch::jit::setGraphExecutorOptimize(saved); }
-    } optimize;
+    const GraphExecutorOptimizeScope optimize_while_freezing(true);
     try {
       module_ = torch::jit::freeze(module_);
     } catch (const c10::Error& e) {
@@ -100,6 +96,12 @@ class TorchScriptNetwork : public Network {
 };
 
 }  // namespace
+
+GraphExecutorOptimizeScope::GraphExecutorOptimizeScope(bool optimize)
+    : saved_(torch::jit::getGraphExecutorOptimize()) {
+  torch::jit::setGraphExecutorOptimize(optimize);
+}
+GraphExecutorOptimizeScope::~GraphExecutorOptimizeScope() { torch::jit::setGraphExecutorOptimize(saved_); }
 
 std::unique_ptr<Network> make_torchscript_network(const std::string& path, const std::string& device,
                                                   int probe_size) {

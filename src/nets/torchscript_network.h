@@ -16,4 +16,17 @@ namespace deepvox::nets {
 std::unique_ptr<Network> make_torchscript_network(const std::string& path, const std::string& device,
                                                   int probe_size);
 
+// Sets the TorchScript graph executor's optimization switch (process-wide) for one scope and restores
+// the previous value when the scope ends.
+class GraphExecutorOptimizeScope {
+ public:
+  explicit GraphExecutorOptimizeScope(bool optimize);
+  ~GraphExecutorOptimizeScope();
+  GraphExecutorOptimizeScope(const GraphExecutorOptimizeScope&) = delete;
+  GraphExecutorOptimizeScope& operator=(const GraphExecutorOptimizeScope&) = delete;
+
+ private:
+  bool saved_;
+};
+
 }  // namespace deepvox::nets

@@ -1,11 +1,11 @@
 // AlexNet (built-in, torchvision layout) and the generic TorchScript network against torchvision itself
 // (alexnet_reference.py: seeded random weights, same inputs).
 #include <gtest/gtest.h>
-#include <torch/csrc/jit/python/update_graph_executor_opt.h>
 #include <torch/types.h>
 
 #include "fixtures.h"
 #include "nets/network.h"
+#include "nets/torchscript_network.h"
 
 namespace deepvox::nets {
 namespace {
@@ -102,9 +102,8 @@ TEST(TorchScript, GradientReachesTheInput) {
 // forward failed. Check the input gradient in both modes against torchvision's (alexnet_reference.py).
 TEST(TorchScript, FrozenInputGradientMatchesTorchvisionInBothExecutorModes) {
   const at::Tensor reference = read_f32(fixture_dir() + "/alexnet_grad_features.5.f32", {1, 3, 224, 224});
-  const bool saved = torch::jit::getGraphExecutorOptimize();
   for (const bool optimize : {false, true}) {
-    torch::jit::setGraphExecutorOptimize(optimize);
+    const GraphExecutorOptimizeScope scope(optimize);
     auto net = load_network({"torchscript", fixture_dir() + "/alexnet_dict.pt"});
     at::Tensor x = test::read_inputs(224, 1).requires_grad_(true);
     for (int pass = 0; pass < 3; ++pass) {  // the profiling executor changes plans after its first runs
@@ -114,7 +113,6 @@ TEST(TorchScript, FrozenInputGradientMatchesTorchvisionInBothExecutorModes) {
       EXPECT_LE(relative_error(x.grad(), reference), 1e-4) << "optimize=" << optimize << " pass " << pass;
     }
   }
-  torch::jit::setGraphExecutorOptimize(saved);
 }
 
 }  // namespace
